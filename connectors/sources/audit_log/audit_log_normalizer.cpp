@@ -1,0 +1,44 @@
+#include "sources/audit_log/audit_log_normalizer.h"
+
+#include "common/normalize.h"
+
+namespace ldx {
+
+Result<Record> normalize_audit_entry(simdjson::dom::element entry, const SecretPolicy& policy,
+                                     int64_t observed_at_ms) {
+  if (!entry.is_object()) return Status::data_error("audit entry is not a JSON object");
+  auto id = get_string(entry, "_id");
+  if (!id || id->empty()) return Status::data_error("audit entry has no string _id");
+  auto date = get_int64(entry, "date");
+  if (!date) return Status::data_error("audit entry " + std::string(*id) + " has no integer date (epoch ms)");
+  Record r;
+  r.stream = kAuditLogStream;
+  r.id = std::string(*id);
+  r.occurred_at_ms = *date;
+  r.observed_at_ms = observed_at_ms;
+  if (auto kind = get_string(entry, "kind")) r.kind = std::string(*kind);
+
+  // Scope: target.resources[0], else accesses[0].resource.
+  std::string_view spec;
+  simdjson::dom::array arr;
+  if (entry.at_pointer("/target/resources").get(arr) == simdjson::SUCCESS) {
+    for (auto res : arr) {
+      if (res.get(spec) == simdjson::SUCCESS) break;
+    }
+  }
+  if (spec.empty() && entry["accesses"].get(arr) == simdjson::SUCCESS) {
+    for (auto acc : arr) {
+      if (acc["resource"].get(spec) == simdjson::SUCCESS) break;
+    }
+  }
+  if (!spec.empty()) {
+    auto scope = parse_resource_specifier(spec);
+    r.project = std::move(scope.project);
+    r.environment = std::move(scope.environment);
+  }
+  r.data = serialize_redacted(entry, policy);
+  r.finish();
+  return r;
+}
+
+}  // namespace ldx

@@ -1,0 +1,71 @@
+// The three component contracts (STYLE.md "Components have a contract").
+//
+//  Source          knows one LaunchDarkly endpoint family: how to page it, what its
+//                  cursor is, how to resume from a committed cursor.
+//  Sink            makes a batch durable and says so; replays after a restart are
+//                  invisible (idempotent by record id, or truncation to a position).
+//  CheckpointStore keeps, per stream, the committed source cursor together with every
+//                  sink's position, atomically.
+//
+// The pipeline commits a batch's cursor only after every sink acked it (ARCHITECTURE §3).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/record.h"
+#include "core/status.h"
+
+namespace ldx {
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  [[nodiscard]] virtual const std::string& stream() const = 0;
+  // Starts a pass from `committed_cursor` (null on the first run ever).
+  virtual Status begin_pass(const nlohmann::json& committed_cursor) = 0;
+  // The next batch of the pass, or nullopt when the pass has caught up. Must return
+  // regularly; a batch may be empty and carry only a cursor to commit.
+  virtual Result<std::optional<Batch>> next_batch() = 0;
+  // Requests counted by this source during the current pass (for the summary).
+  [[nodiscard]] virtual uint64_t requests_this_pass() const = 0;
+};
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  [[nodiscard]] virtual const std::string& name() const = 0;
+  // Connects and checks the destination (separate from running, like Vector's healthcheck).
+  virtual Status open() = 0;
+  // Called once per stream before its first write with the position this sink reported
+  // for the last committed batch (null if none): the sink discards anything written
+  // after it, so the replay that follows shows no duplicate.
+  virtual Status recover(const std::string& stream, const nlohmann::json& committed_position) = 0;
+  // Makes the batch durable; returns the sink's new position for that stream (any JSON,
+  // null if the sink needs none). On error nothing of this batch may count as written.
+  virtual Result<nlohmann::json> write(const Batch& batch) = 0;
+  virtual Status close() = 0;
+};
+
+struct Checkpoint {
+  nlohmann::json source_cursor;      // null = nothing committed yet
+  nlohmann::json sink_positions = nlohmann::json::object();  // sink name -> position
+  int64_t committed_at_ms = 0;
+};
+
+class CheckpointStore {
+ public:
+  virtual ~CheckpointStore() = default;
+  virtual Status open() = 0;
+  virtual Result<std::optional<Checkpoint>> load(const std::string& stream) = 0;
+  // Atomic: after a crash either the previous or the new checkpoint is read back.
+  virtual Status commit(const std::string& stream, const Checkpoint& cp) = 0;
+  virtual Result<std::vector<std::string>> list_streams() = 0;
+  virtual Status reset(const std::string& stream) = 0;
+};
+
+}  // namespace ldx

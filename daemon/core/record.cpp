@@ -1,0 +1,65 @@
+#include "core/record.h"
+
+#include "core/json_writer.h"
+#include "core/time_util.h"
+
+namespace ldx {
+
+const char* op_name(Op op) { return op == Op::kDelete ? "delete" : "upsert"; }
+
+namespace {
+void append_nullable(std::string& out, const std::string& s) {
+  if (s.empty()) {
+    out += "null";
+  } else {
+    append_json_string(out, s);
+  }
+}
+}  // namespace
+
+void Record::finish() {
+  envelope.clear();
+  envelope.reserve(data.size() + 256);
+  envelope += "{\"schema\":\"";
+  envelope += kSchemaV1;
+  envelope += "\",\"stream\":";
+  append_json_string(envelope, stream);
+  envelope += ",\"id\":";
+  append_json_string(envelope, id);
+  envelope += ",\"op\":\"";
+  envelope += op_name(op);
+  envelope += "\",\"project\":";
+  append_nullable(envelope, project);
+  envelope += ",\"environment\":";
+  append_nullable(envelope, environment);
+  envelope += ",\"kind\":";
+  append_nullable(envelope, kind);
+  envelope += ",\"version\":";
+  envelope += version ? std::to_string(*version) : "null";
+  envelope += ",\"occurred_at\":";
+  if (occurred_at_ms) {
+    append_json_string(envelope, format_rfc3339_ms(*occurred_at_ms));
+  } else {
+    envelope += "null";
+  }
+  envelope += ",\"observed_at\":";
+  append_json_string(envelope, format_rfc3339_ms(observed_at_ms));
+  envelope += ",\"data\":";
+  envelope += data.empty() ? "null" : data;
+  envelope += '}';
+}
+
+std::string DeadLetter::to_json() const {
+  std::string out = "{\"schema\":\"ldexport.deadletter.v1\",\"stream\":";
+  append_json_string(out, stream);
+  out += ",\"reason\":";
+  append_json_string(out, reason);
+  out += ",\"observed_at\":";
+  append_json_string(out, format_rfc3339_ms(observed_at_ms));
+  out += ",\"raw\":";
+  append_json_string(out, raw);
+  out += '}';
+  return out;
+}
+
+}  // namespace ldx

@@ -1,0 +1,64 @@
+// Status and Result: the error model of the data path (STYLE.md "Errors").
+// Every error in ldexport maps to exactly one reaction:
+//   Retryable  - back off and try again, holding the cursor (network, 5xx, 429, sink down)
+//   DataError  - one record cannot be read: dead-letter it with the reason, go on
+//   Fatal      - stop the stream (or the daemon) loudly: 401/403, bad config, schema mismatch
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace ldx {
+
+enum class ErrorClass { kOk, kRetryable, kDataError, kFatal };
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  static Status ok() { return {}; }
+  static Status retryable(std::string msg) { return {ErrorClass::kRetryable, std::move(msg)}; }
+  static Status data_error(std::string msg) { return {ErrorClass::kDataError, std::move(msg)}; }
+  static Status fatal(std::string msg) { return {ErrorClass::kFatal, std::move(msg)}; }
+
+  [[nodiscard]] bool is_ok() const { return cls_ == ErrorClass::kOk; }
+  [[nodiscard]] ErrorClass error_class() const { return cls_; }
+  [[nodiscard]] bool is_retryable() const { return cls_ == ErrorClass::kRetryable; }
+  [[nodiscard]] bool is_fatal() const { return cls_ == ErrorClass::kFatal; }
+  [[nodiscard]] const std::string& message() const { return msg_; }
+  // Prefixes context ("sink archive: ") while keeping the class.
+  [[nodiscard]] Status with_context(const std::string& ctx) const { return {cls_, ctx + msg_}; }
+  [[nodiscard]] std::string describe() const;
+
+ private:
+  Status(ErrorClass c, std::string m) : cls_(c), msg_(std::move(m)) {}
+  ErrorClass cls_ = ErrorClass::kOk;
+  std::string msg_;
+};
+
+const char* error_class_name(ErrorClass c);
+
+template <typename T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Status s) : v_(std::move(s)) {}      // NOLINT(google-explicit-constructor)
+
+  [[nodiscard]] bool is_ok() const { return std::holds_alternative<T>(v_); }
+  [[nodiscard]] const Status& status() const {
+    static const Status kOk;
+    return is_ok() ? kOk : std::get<Status>(v_);
+  }
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  T* operator->() { return &std::get<T>(v_); }
+  const T* operator->() const { return &std::get<T>(v_); }
+  T& operator*() & { return value(); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+}  // namespace ldx

@@ -1,0 +1,125 @@
+#include "core/time_util.h"
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+namespace ldx {
+
+std::optional<Millis> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  int64_t total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
+    int64_t n = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+      n = n * 10 + (text[i] - '0');
+      if (n > 1'000'000'000) return std::nullopt;
+      ++i;
+    }
+    size_t u = i;
+    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    std::string_view unit = text.substr(u, i - u);
+    int64_t mult = 0;
+    if (unit == "ms") mult = 1;
+    else if (unit == "s") mult = 1000;
+    else if (unit == "m") mult = 60'000;
+    else if (unit == "h") mult = 3'600'000;
+    else if (unit == "d") mult = 86'400'000;
+    else if (unit == "w") mult = 7 * 86'400'000LL;
+    else if (unit == "y") mult = 365 * 86'400'000LL;
+    else return std::nullopt;
+    total += n * mult;
+  }
+  return Millis(total);
+}
+
+std::string format_duration(Millis d) {
+  int64_t ms = d.count();
+  if (ms % 3'600'000 == 0 && ms) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0 && ms) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+namespace {
+// Days from civil date (Howard Hinnant's algorithm), proleptic Gregorian.
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool read_int(std::string_view s, size_t pos, size_t len, int& out) {
+  if (pos + len > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + len; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  out = v;
+  return true;
+}
+}  // namespace
+
+std::optional<int64_t> parse_rfc3339_ms(std::string_view s) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+  if (!read_int(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !read_int(s, 5, 2, mo) ||
+      s[7] != '-' || !read_int(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !read_int(s, 11, 2, h) || s[13] != ':' || !read_int(s, 14, 2, mi) || s[16] != ':' ||
+      !read_int(s, 17, 2, se))
+    return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
+  size_t i = 19;
+  int64_t frac_ms = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    int digits = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      if (digits < 3) frac_ms = frac_ms * 10 + (s[i] - '0');
+      ++digits;
+      ++i;
+    }
+    if (digits == 0) return std::nullopt;
+    for (int k = digits; k < 3; ++k) frac_ms *= 10;
+  }
+  int64_t offset_min = 0;
+  if (i >= s.size()) return std::nullopt;
+  if (s[i] == 'Z' || s[i] == 'z') {
+    ++i;
+  } else if (s[i] == '+' || s[i] == '-') {
+    int oh = 0, om = 0;
+    if (!read_int(s, i + 1, 2, oh) || i + 3 >= s.size() || s[i + 3] != ':' || !read_int(s, i + 4, 2, om))
+      return std::nullopt;
+    offset_min = (oh * 60 + om) * (s[i] == '+' ? 1 : -1);
+    i += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  int64_t secs = days * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
+  return secs * 1000 + frac_ms;
+}
+
+std::string format_rfc3339_ms(int64_t epoch_ms) {
+  int64_t secs = epoch_ms >= 0 ? epoch_ms / 1000 : (epoch_ms - 999) / 1000;
+  int ms = static_cast<int>(epoch_ms - secs * 1000);
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  return buf;
+}
+
+int64_t wall_now_ms() {
+  return std::chrono::duration_cast<Millis>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace ldx

@@ -1,0 +1,25 @@
+// Durations ("30s", "2m", "1h30m", "500ms", "7d", "7y") and RFC 3339 timestamps.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ldx {
+
+using Millis = std::chrono::milliseconds;
+
+// Parses "500ms", "30s", "2m", "1h30m", "7d", "1w", "7y" (365 d). Returns nullopt on bad input.
+std::optional<Millis> parse_duration(std::string_view text);
+std::string format_duration(Millis d);
+
+// Parses RFC 3339 ("2025-01-01T00:00:00Z", fractions, "+02:00" offsets) to epoch ms.
+std::optional<int64_t> parse_rfc3339_ms(std::string_view text);
+// Formats epoch ms as RFC 3339 UTC with milliseconds: 2026-11-27T10:15:02.113Z
+std::string format_rfc3339_ms(int64_t epoch_ms);
+
+int64_t wall_now_ms();
+
+}  // namespace ldx

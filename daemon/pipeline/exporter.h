@@ -1,0 +1,44 @@
+// Builds every component from the config and schedules the streams: one thread per
+// enabled stream, each with its own interval and jitter, all sharing one HTTP
+// rate-limit budget. `once` catches every stream up and returns; `run` polls until
+// stop is requested.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "http/http_client.h"
+#include "pipeline/stream_runner.h"
+
+namespace ldx {
+
+class Exporter {
+ public:
+  Exporter(const Config& cfg, StopSignal& stop);
+  ~Exporter();
+  // Builds and opens sinks, the checkpoint store and sources; recovers every stream.
+  Status open();
+  // Exit codes: 0 every stream caught up (or a clean stop); 1 a stream failed.
+  int run_once();
+  int run_forever();
+  // One line per stream: records, pages, requests, dead letters.
+  [[nodiscard]] std::string summary() const;
+
+ private:
+  Status pass_with_retries(StreamRunner& r, int max_attempts);
+  void progress_loop(StopSignal& until);
+  void close_sinks();
+
+  const Config& cfg_;
+  StopSignal& stop_;
+  std::unique_ptr<HttpClientFactory> http_;
+  std::vector<std::unique_ptr<Sink>> sinks_;
+  std::unique_ptr<Sink> dead_letter_;
+  std::unique_ptr<CheckpointStore> store_;
+  std::vector<std::unique_ptr<StreamRunner>> runners_;
+  int64_t started_ms_ = 0;
+};
+
+}  // namespace ldx
