@@ -1,0 +1,100 @@
+// ld-simulator: a LaunchDarkly REST API stand-in for tests. See README.md.
+#include <pthread.h>
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "sim_config.h"
+#include "sim_server.h"
+
+namespace {
+
+std::chrono::milliseconds duration_or_exit(const std::string& flag, const std::string& text) {
+  const auto d = ldsim::parse_duration(text);
+  if (!d) {
+    std::cerr << "ld-simulator: " << flag << ": invalid duration '" << text
+              << "' (use e.g. 500ms, 2s, 1m or off)\n";
+    std::exit(2);
+  }
+  return *d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ld-simulator: a LaunchDarkly REST API stand-in for tests"};
+  ldsim::SimConfig cfg;
+  std::string append_every = "off";
+  std::string fault_delay_max = "1500ms";
+
+  app.add_option("--port", cfg.port, "TCP port on 127.0.0.1 (0 = pick a free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--token", cfg.token,
+                 "Access token: /api/v2 requests must send 'Authorization: <token>'")
+      ->required();
+  app.add_option("--seed", cfg.seed, "Seed for all generated data")->capture_default_str();
+  app.add_option("--rate-limit", cfg.rate_limit,
+                 "Requests per 10 s window, global and per route (0 = unlimited, no headers)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--fault-rate", cfg.fault_rate,
+                 "Probability of a fault (5xx, slow, drop, truncate) per /api/v2 request")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--fault-delay-max", fault_delay_max,
+                 "Longest delay of a slow-response fault (e.g. 1500ms, 2s)")
+      ->capture_default_str();
+  // Audit log family.
+  app.add_option("--audit-entries", cfg.audit_log.entries, "Audit log entries generated at start")
+      ->capture_default_str()
+      ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(10000000)));
+  app.add_option("--audit-end-ms", cfg.audit_log.end_ms,
+                 "Date (epoch ms) of the newest generated entry; older ones go backwards")
+      ->capture_default_str();
+  app.add_option("--append-every", append_every,
+                 "Append new audit entries dated now every DURATION (e.g. 500ms, 2s; off)")
+      ->capture_default_str();
+  app.add_option("--late-rate", cfg.audit_log.late_rate,
+                 "Fraction of appended entries dated 1-20 s in the past")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  // Later families add their flags here (--projects, --flags, ...).
+
+  CLI11_PARSE(app, argc, argv);
+
+  cfg.audit_log.append_every = duration_or_exit("--append-every", append_every);
+  cfg.fault_delay_max = duration_or_exit("--fault-delay-max", fault_delay_max);
+  if (cfg.token.empty()) {
+    std::cerr << "ld-simulator: --token must not be empty\n";
+    return 2;
+  }
+
+  // A peer that goes away must not kill us; SIGTERM/SIGINT are taken by sigwait below
+  // (blocked before any thread starts, so every thread inherits the mask).
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  try {
+    ldsim::SimServer server(cfg);
+    const int port = server.start();
+    std::cout << "listening on 127.0.0.1:" << port << std::endl;
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    std::cerr << "ld-simulator: stopping on signal " << sig << std::endl;
+    server.stop();
+  } catch (const std::exception& e) {
+    std::cerr << "ld-simulator: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}
