@@ -1,0 +1,75 @@
+#include "checkpoint/file/file_checkpoint_store.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+namespace ldx {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/ldx-ckpt-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+TEST(FileCheckpointStore, CommitLoadListReset) {
+  TempDir tmp;
+  FileCheckpointStore store(tmp.path);
+  ASSERT_TRUE(store.open().is_ok());
+  EXPECT_FALSE(store.load("audit_log").value().has_value());
+  Checkpoint cp;
+  cp.source_cursor = {{"v", 1}, {"high", 42}};
+  cp.sink_positions = {{"archive", {{"file", 1}, {"offset", 100}}}};
+  cp.committed_at_ms = 1764000000000;
+  ASSERT_TRUE(store.commit("audit_log", cp).is_ok());
+  auto back = store.load("audit_log").value();
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->source_cursor, cp.source_cursor);
+  EXPECT_EQ(back->sink_positions, cp.sink_positions);
+  EXPECT_EQ(back->committed_at_ms, cp.committed_at_ms);
+  EXPECT_EQ(store.list_streams().value(), std::vector<std::string>{"audit_log"});
+  EXPECT_FALSE(fs::exists(tmp.path / "audit_log.checkpoint.json.tmp"));
+  ASSERT_TRUE(store.reset("audit_log").is_ok());
+  EXPECT_FALSE(store.load("audit_log").value().has_value());
+}
+
+TEST(FileCheckpointStore, UnknownFormatIsFatalNotIgnored) {
+  TempDir tmp;
+  std::ofstream(tmp.path / "audit_log.checkpoint.json") << R"({"format":2,"source":{}})";
+  FileCheckpointStore store(tmp.path);
+  ASSERT_TRUE(store.open().is_ok());
+  auto r = store.load("audit_log");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_TRUE(r.status().is_fatal());
+  EXPECT_NE(r.status().message().find("format 2"), std::string::npos);
+}
+
+TEST(FileCheckpointStore, CorruptFileIsFatalWithAHint) {
+  TempDir tmp;
+  std::ofstream(tmp.path / "audit_log.checkpoint.json") << "{\"format\":1,";
+  FileCheckpointStore store(tmp.path);
+  ASSERT_TRUE(store.open().is_ok());
+  auto r = store.load("audit_log");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.status().message().find("checkpoints reset audit_log"), std::string::npos);
+}
+
+TEST(FileCheckpointStore, LeftoverTempFileFromACrashIsIgnored) {
+  TempDir tmp;
+  FileCheckpointStore store(tmp.path);
+  ASSERT_TRUE(store.open().is_ok());
+  Checkpoint cp;
+  cp.source_cursor = {{"v", 1}};
+  ASSERT_TRUE(store.commit("s", cp).is_ok());
+  std::ofstream(tmp.path / "s.checkpoint.json.tmp") << "{\"format\":1,\"sou";  // crash mid-write
+  EXPECT_EQ(store.load("s").value()->source_cursor, cp.source_cursor);
+}
+
+}  // namespace
+}  // namespace ldx

@@ -1,0 +1,43 @@
+#include "core/time_util.h"
+
+#include <gtest/gtest.h>
+
+namespace ldx {
+
+TEST(Duration, ParsesUnitsAndCompounds) {
+  EXPECT_EQ(parse_duration("500ms")->count(), 500);
+  EXPECT_EQ(parse_duration("30s")->count(), 30'000);
+  EXPECT_EQ(parse_duration("2m")->count(), 120'000);
+  EXPECT_EQ(parse_duration("1h30m")->count(), 5'400'000);
+  EXPECT_EQ(parse_duration("7d")->count(), 7 * 86'400'000LL);
+  EXPECT_EQ(parse_duration("7y")->count(), 7 * 365 * 86'400'000LL);
+}
+
+TEST(Duration, RejectsGarbage) {
+  for (const char* bad : {"", "s", "10", "10 s", "-5s", "5x", "1.5s", "5s5"}) {
+    EXPECT_FALSE(parse_duration(bad).has_value()) << bad;
+  }
+}
+
+TEST(Rfc3339, ParsesZuluFractionsAndOffsets) {
+  EXPECT_EQ(*parse_rfc3339_ms("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(*parse_rfc3339_ms("2025-01-01T00:00:00Z"), 1735689600000);
+  EXPECT_EQ(*parse_rfc3339_ms("2025-01-01T00:00:00.5Z"), 1735689600500);
+  // Contexts' lastSeen carries nanoseconds (API-NOTES §3): truncated to ms.
+  EXPECT_EQ(*parse_rfc3339_ms("2022-04-15T15:00:57.526470334Z"), 1650034857526);
+  EXPECT_EQ(*parse_rfc3339_ms("2025-01-01T02:00:00+02:00"), 1735689600000);
+}
+
+TEST(Rfc3339, RejectsMalformed) {
+  for (const char* bad : {"2025-01-01", "2025-13-01T00:00:00Z", "2025-01-01T00:00:00", "yesterday",
+                          "2025-01-01T00:00:00Zjunk", "2025-01-01T25:00:00Z"}) {
+    EXPECT_FALSE(parse_rfc3339_ms(bad).has_value()) << bad;
+  }
+}
+
+TEST(Rfc3339, FormatsUtcWithMilliseconds) {
+  EXPECT_EQ(format_rfc3339_ms(1735689600113), "2025-01-01T00:00:00.113Z");
+  EXPECT_EQ(*parse_rfc3339_ms(format_rfc3339_ms(1764000000123)), 1764000000123);
+}
+
+}  // namespace ldx

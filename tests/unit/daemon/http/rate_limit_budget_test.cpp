@@ -1,0 +1,110 @@
+#include "http/rate_limit_budget.h"
+
+#include <gtest/gtest.h>
+
+namespace ldx {
+namespace {
+
+struct FakeClock {
+  int64_t now = 1'000'000;
+  RateLimitBudget::Clock fn() {
+    return [this] { return now; };
+  }
+};
+
+TEST(RateLimitHeaders, ParsesLaunchDarklyHeaders) {
+  auto h = parse_rate_limit_headers({{"x-ratelimit-global-remaining", "57"},
+                                     {"x-ratelimit-route-remaining", "3"},
+                                     {"x-ratelimit-reset", "1764000010000"},
+                                     {"retry-after", "7"}});
+  EXPECT_EQ(h.global_remaining, 57);
+  EXPECT_EQ(h.route_remaining, 3);
+  EXPECT_EQ(h.reset_ms, 1764000010000);
+  EXPECT_DOUBLE_EQ(*h.retry_after_s, 7.0);
+}
+
+TEST(RateLimitHeaders, MalformedValuesAreIgnoredNotFatal) {
+  auto h = parse_rate_limit_headers({{"x-ratelimit-global-remaining", "lots"},
+                                     {"x-ratelimit-route-remaining", "-4"},
+                                     {"x-ratelimit-reset", "12abc"},
+                                     {"retry-after", "soon"}});
+  EXPECT_FALSE(h.global_remaining);
+  EXPECT_EQ(h.route_remaining, 0);  // negative clamps to zero
+  EXPECT_FALSE(h.reset_ms);
+  EXPECT_FALSE(h.retry_after_s);
+  EXPECT_FALSE(parse_rate_limit_headers({}).global_remaining);
+}
+
+TEST(RateLimitBudget, NoHeadersMeansNoWaiting) {
+  FakeClock clock;
+  RateLimitBudget b(1, clock.fn());
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(b.reserve("r").count(), 0);
+}
+
+TEST(RateLimitBudget, SlowsDownBeforeReachingZero) {
+  FakeClock clock;
+  RateLimitBudget b(1, clock.fn());
+  RateLimitHeaders h;
+  h.global_remaining = 3;
+  h.route_remaining = 10;
+  h.reset_ms = clock.now + 4000;
+  b.on_response("r", 200, h);
+  EXPECT_EQ(b.reserve("r").count(), 0);  // 3 -> 2
+  EXPECT_EQ(b.reserve("r").count(), 0);  // 2 -> 1
+  // One request is held in reserve: wait for the window to reset.
+  EXPECT_EQ(b.reserve("r").count(), 4000);
+}
+
+TEST(RateLimitBudget, RouteBudgetIsPerRoute) {
+  FakeClock clock;
+  RateLimitBudget b(1, clock.fn());
+  RateLimitHeaders h;
+  h.route_remaining = 1;
+  h.reset_ms = clock.now + 2500;
+  b.on_response("GET auditlog", 200, h);
+  EXPECT_EQ(b.reserve("GET auditlog").count(), 2500);
+  EXPECT_EQ(b.reserve("GET flags").count(), 0);
+}
+
+TEST(RateLimitBudget, ExpiredWindowIsForgotten) {
+  FakeClock clock;
+  RateLimitBudget b(1, clock.fn());
+  RateLimitHeaders h;
+  h.global_remaining = 0;
+  h.reset_ms = clock.now + 1000;
+  b.on_response("r", 200, h);
+  clock.now += 1500;
+  EXPECT_EQ(b.reserve("r").count(), 0);
+}
+
+TEST(RateLimitBudget, Status429WaitsRetryAfterForEveryStream) {
+  FakeClock clock;
+  RateLimitBudget b(1, clock.fn());
+  RateLimitHeaders h;
+  h.retry_after_s = 3;
+  b.on_response("a", 429, h);
+  EXPECT_EQ(b.reserve("a").count(), 3000);
+  EXPECT_EQ(b.reserve("b").count(), 3000);  // shared: all streams back off
+  EXPECT_EQ(b.snapshot().throttled_429, 1u);
+}
+
+TEST(RateLimitBudget, Status429WithResetOnlyWaitsUntilReset) {
+  FakeClock clock;
+  RateLimitBudget b(1, clock.fn());
+  RateLimitHeaders h;
+  h.reset_ms = clock.now + 6500;
+  b.on_response("a", 429, h);
+  EXPECT_EQ(b.reserve("a").count(), 6500);
+}
+
+TEST(RateLimitBudget, Status429WithoutHeadersWaitsTenSeconds) {
+  FakeClock clock;
+  RateLimitBudget b(1, clock.fn());
+  b.on_response("a", 429, {});
+  EXPECT_EQ(b.reserve("a").count(), 10'000);
+  clock.now += 10'000;
+  EXPECT_EQ(b.reserve("a").count(), 0);
+}
+
+}  // namespace
+}  // namespace ldx
