@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package ldexport needs to build, test and run, on a fresh
+# Debian 12 as root. Used by both README commands (scripts/main-job.sh, scripts/test.sh)
+# and by the Dockerfile. Installs only what is missing; safe to run again.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build pkg-config make git ca-certificates curl procps
+  # libraries chosen for ldexport
+  libcurl4-openssl-dev libsimdjson-dev librdkafka-dev libpqxx-dev libyaml-cpp-dev
+  libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  # the simulator's HTTP server and what its pkg-config file asks for
+  libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  postgresql kcat
+  python3 python3-yaml python3-jsonschema
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: every package is installed"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or: sudo apt-get install -y ${missing[*]})" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds, runs every test (unit,
+# conformance against the real OpenAPI spec, integration on real Postgres and the
+# Kafka mock cluster, end-to-end against the simulator), then builds again with
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite there too.
+# .ci/run calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+jobs=$(nproc)
+echo "== build (RelWithDebInfo, warnings are errors)"
+bash scripts/build.sh ci
+echo "== config examples"
+for f in config/*.yaml; do
+  LD_API_TOKEN=api-validate-only build/ci/bin/ldexport validate -c "$f"
+done
+echo "== tests"
+ctest --test-dir build/ci --output-on-failure -j "$jobs" --timeout 900
+
+if [ "${LDX_SKIP_SANITIZERS:-0}" != "1" ]; then
+  echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
+  bash scripts/build.sh asan -DLDX_SANITIZE=ON
+  echo "== tests under ASan + UBSan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 1800 -LE "slow"
+fi
+echo "== all tests passed"
