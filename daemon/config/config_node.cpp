@@ -261,6 +261,13 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() {
   return out;
 }
 
+std::vector<std::string> ConfigNode::keys() const {
+  std::vector<std::string> out;
+  if (!node_.IsMap()) return out;
+  for (auto it = node_.begin(); it != node_.end(); ++it) out.push_back(it->first.Scalar());
+  return out;
+}
+
 std::vector<std::pair<std::string, ConfigNode>> ConfigNode::map_entries(const std::string& key) {
   return child(key).entries();
 }

@@ -64,6 +64,9 @@ class ConfigNode {
   std::vector<std::pair<std::string, ConfigNode>> map_entries(const std::string& key);
   // Every child of this mapping as (key, node), marking them used.
   std::vector<std::pair<std::string, ConfigNode>> entries();
+  // The keys of this mapping in file order, for free-form maps of scalars (e.g. a
+  // client library's properties); read each value with str(key).
+  [[nodiscard]] std::vector<std::string> keys() const;
   // Reports keys of this mapping that no accessor asked for.
   void reject_unknown_keys();
 
