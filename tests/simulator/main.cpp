@@ -1,8 +1,11 @@
 // ld-simulator: a LaunchDarkly REST API stand-in for tests. See README.md.
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -12,6 +15,36 @@
 #include "sim_server.h"
 
 namespace {
+
+// Self-pipe: the signal handler only writes one byte; main() waits on the read end.
+int g_stop_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int sig) {
+  const int saved_errno = errno;
+  const char byte = static_cast<char>(sig);
+  const ssize_t n = write(g_stop_pipe[1], &byte, 1);
+  (void)n;
+  errno = saved_errno;
+}
+
+bool install_stop_handlers() {
+  if (pipe2(g_stop_pipe, O_CLOEXEC) != 0) return false;
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: read() must return EINTR (TSan runs handlers late)
+  return sigaction(SIGTERM, &sa, nullptr) == 0 && sigaction(SIGINT, &sa, nullptr) == 0;
+}
+
+int wait_for_stop_signal() {
+  char byte = 0;
+  for (;;) {
+    const ssize_t n = read(g_stop_pipe[0], &byte, 1);
+    if (n == 1) return static_cast<unsigned char>(byte);
+    if (n < 0 && errno == EINTR) continue;
+    return 0;
+  }
+}
 
 std::chrono::milliseconds duration_or_exit(const std::string& flag, const std::string& text) {
   const auto d = ldsim::parse_duration(text);
@@ -74,22 +107,29 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // A peer that goes away must not kill us; SIGTERM/SIGINT are taken by sigwait below
-  // (blocked before any thread starts, so every thread inherits the mask).
+  // A peer that goes away must not kill us.
   signal(SIGPIPE, SIG_IGN);
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  if (!install_stop_handlers()) {
+    std::cerr << "ld-simulator: cannot install signal handlers\n";
+    return 1;
+  }
 
   try {
     ldsim::SimServer server(cfg);
+    // Server threads inherit a mask that blocks the stop signals, so they are delivered to
+    // this thread, which waits in read() below (also under TSan, which defers signals
+    // that land on a thread blocked in a condition wait).
+    sigset_t stop_signals;
+    sigset_t old_mask;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, &old_mask);
     const int port = server.start();
+    pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
     std::cout << "listening on 127.0.0.1:" << port << std::endl;
 
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
+    const int sig = wait_for_stop_signal();
     std::cerr << "ld-simulator: stopping on signal " << sig << std::endl;
     server.stop();
   } catch (const std::exception& e) {

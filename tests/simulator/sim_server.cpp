@@ -67,6 +67,8 @@ SimServer::SimServer(SimConfig config)
   const std::size_t threads = config_.threads;
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_.set_keep_alive_timeout(2);
+  // Without TCP_NODELAY, Nagle plus the client's delayed ACK stalls each response ~40 ms.
+  http_.set_tcp_nodelay(true);
   http_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (res.body.empty() && !res.content_provider_) {
       set_error(res, res.status, res.status == 404 ? "not_found" : "invalid_request",
@@ -120,15 +122,24 @@ void SimServer::add_api_route_regex(const std::string& method, const std::string
 
 void SimServer::add_control_route(const std::string& method, const std::string& path,
                                   Handler handler) {
-  auto wrapped = [this, h = std::move(handler)](const httplib::Request& req,
-                                               httplib::Response& res) {
-    stats_.on_control_request();
-    h(req, res);
-  };
   if (method == "GET") {
-    http_.Get(path, wrapped);
+    http_.Get(path, [this, h = std::move(handler)](const httplib::Request& req,
+                                                   httplib::Response& res) {
+      stats_.on_control_request();
+      h(req, res);
+    });
   } else if (method == "POST") {
-    http_.Post(path, wrapped);
+    // The content-reader form, so that a bodiless POST without Content-Length (curl -X POST)
+    // is accepted; any body is read and ignored (control parameters are query parameters).
+    http_.Post(path, [this, h = std::move(handler)](const httplib::Request& req,
+                                                    httplib::Response& res,
+                                                    const httplib::ContentReader& reader) {
+      stats_.on_control_request();
+      if (req.has_header("Content-Length") || req.has_header("Transfer-Encoding")) {
+        reader([](const char*, std::size_t) { return true; });
+      }
+      h(req, res);
+    });
   } else {
     throw std::invalid_argument("unsupported method " + method);
   }
@@ -180,8 +191,8 @@ void SimServer::register_routes() {
   const Handler control_not_found = [](const httplib::Request&, httplib::Response& res) {
     set_error(res, 404, "not_found", "unknown simulator endpoint");
   };
-  http_.Get("/_sim/.*", control_not_found);
-  http_.Post("/_sim/.*", control_not_found);
+  add_control_route("GET", "/_sim/.*", control_not_found);
+  add_control_route("POST", "/_sim/.*", control_not_found);
   const Handler api_not_found = [](const httplib::Request& req, httplib::Response& res) {
     set_error(res, 404, "not_found", "Unknown resource: " + req.path);
   };
