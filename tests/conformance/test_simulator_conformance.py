@@ -83,9 +83,11 @@ class Spec:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         with open(path, "rb") as f:
             self.raw = yaml.load(f, Loader=loader)
-        self.doc = {"components": to_json_schema(self.raw.get("components", {}))}
+        # The converted components travel inside every root schema, so that
+        # "#/components/schemas/..." resolves against the root with any jsonschema version
+        # (RefResolver in 4.x, the referencing library later) and no resolver setup.
+        self.components = to_json_schema(self.raw.get("components", {}))
         self.jsonschema = jsonschema
-        self.resolver = jsonschema.RefResolver(base_uri="", referrer=self.doc)
         self.checked = 0
 
     def _resolve(self, node):
@@ -116,8 +118,8 @@ class Spec:
         return to_json_schema(media["schema"])
 
     def validate(self, path, method, status, body):
-        schema = self.response_schema(path, method, status)
-        validator = self.jsonschema.Draft4Validator(schema, resolver=self.resolver)
+        schema = dict(self.response_schema(path, method, status), components=self.components)
+        validator = self.jsonschema.Draft4Validator(schema)
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
             lines = [f"{method} {path} {status}: response does not match the spec schema:"]

@@ -67,6 +67,7 @@ SimServer::SimServer(SimConfig config)
   const std::size_t threads = config_.threads;
   http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_.set_keep_alive_timeout(2);
+  http_.set_keep_alive_max_count(100);
   // Without TCP_NODELAY, Nagle plus the client's delayed ACK stalls each response ~40 ms.
   http_.set_tcp_nodelay(true);
   http_.set_error_handler([](const httplib::Request&, httplib::Response& res) {
