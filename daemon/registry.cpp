@@ -2,7 +2,9 @@
 #include "registry.h"
 
 #include "checkpoint/file/file_checkpoint_store.h"
+#include "checkpoint/postgres/postgres_checkpoint_store.h"
 #include "sinks/file/file_sink.h"
+#include "sinks/postgres/postgres_sink.h"
 #include "sources/audit_log/audit_log_source.h"
 
 namespace ldx {
@@ -11,7 +13,9 @@ Catalog builtin_catalog() {
   Catalog c;
   c.streams["audit_log"] = parse_audit_log_config;
   c.sinks["file"] = parse_file_sink_config;
+  c.sinks["postgres"] = parse_postgres_sink_config;
   c.checkpoints["file"] = parse_file_checkpoint_config;
+  c.checkpoints["postgres"] = parse_postgres_checkpoint_config;
   return c;
 }
 

@@ -1,0 +1,75 @@
+#include "sinks/postgres/pg_errors.h"
+
+#include <pqxx/except>
+
+namespace ldx::pg {
+
+ErrorClass classify_sqlstate(std::string_view s) {
+  if (s.size() != 5) return ErrorClass::kRetryable;  // no SQLSTATE: the connection broke
+  const std::string_view cls = s.substr(0, 2);
+  if (cls == "08" || cls == "53" || cls == "40" || cls == "58") return ErrorClass::kRetryable;
+  if (s == "57P01" || s == "57P02" || s == "57P03" || s == "57P05") return ErrorClass::kRetryable;
+  if (s == "55P03" || s == "55006" || s == "57014") return ErrorClass::kRetryable;  // lock/object busy, cancel
+  if (cls == "25") return ErrorClass::kRetryable;  // invalid transaction state: start over on a new one
+  if (cls == "22" || cls == "23" || cls == "54") return ErrorClass::kDataError;
+  return ErrorClass::kFatal;
+}
+
+ErrorClass classify_connect_failure(std::string_view m) {
+  for (std::string_view permanent :
+       {"authentication failed", "does not exist", "no pg_hba.conf entry", "invalid connection option",
+        "missing \"=\" after", "invalid URI", "invalid integer value", "invalid sslmode value",
+        "permission denied"}) {
+    if (m.find(permanent) != std::string_view::npos) return ErrorClass::kFatal;
+  }
+  return ErrorClass::kRetryable;
+}
+
+std::string one_line(std::string_view message) {
+  std::string out;
+  out.reserve(message.size());
+  for (char c : message) {
+    if (c == '\n' || c == '\r') {
+      if (!out.empty() && out.back() != ' ') out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+namespace {
+Status make(ErrorClass c, std::string msg) {
+  switch (c) {
+    case ErrorClass::kRetryable:
+      return Status::retryable(std::move(msg));
+    case ErrorClass::kDataError:
+      return Status::data_error(std::move(msg));
+    case ErrorClass::kOk:
+    case ErrorClass::kFatal:
+      break;
+  }
+  return Status::fatal(std::move(msg));
+}
+}  // namespace
+
+Status status_from_exception(const std::exception& e, const std::string& context) {
+  const std::string what = one_line(e.what());
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
+    return make(classify_connect_failure(what), context + "connection: " + what);
+  }
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    // The COMMIT may or may not have happened. Retrying is safe: every write is an
+    // idempotent upsert and the cursor travels in the same transaction.
+    return Status::retryable(context + "commit outcome unknown (connection lost during COMMIT): " + what);
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
+    const std::string& state = sql->sqlstate();
+    return make(classify_sqlstate(state), context + what + (state.empty() ? "" : " (SQLSTATE " + state + ")"));
+  }
+  // usage_error, conversion_error, std::bad_alloc...: a bug or a broken invariant here.
+  return Status::fatal(context + what);
+}
+
+}  // namespace ldx::pg

@@ -1,0 +1,36 @@
+// Maps libpqxx exceptions to the three reactions of the data path (core/status.h).
+// The component edge catches every library exception and returns one of these; no
+// exception crosses into the pipeline.
+//
+//   retryable  connection lost or refused, server shutting down or starting (57P0x),
+//              out of resources (53), serialization/deadlock (40), lock timeout,
+//              I/O error (58), commit outcome unknown (in_doubt_error)
+//   data error one row cannot be stored: data exception (22: bad JSON, \u0000 in
+//              jsonb, timestamp out of range), integrity constraint (23), row too
+//              big (54)
+//   fatal      authentication, missing database, privileges, SQL/schema problems (42)
+//              and anything unrecognised: stop loudly rather than loop
+#pragma once
+
+#include <exception>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace ldx::pg {
+
+ErrorClass classify_sqlstate(std::string_view sqlstate);
+
+// libpq reports a failed connection attempt as text only; these failures will not go
+// away by retrying (wrong password, unknown database or role, malformed DSN).
+ErrorClass classify_connect_failure(std::string_view message);
+
+// `context` prefixes the message ("postgres sink warehouse, stream audit_log: ").
+// Call from inside a catch block handler only with the caught exception.
+Status status_from_exception(const std::exception& e, const std::string& context);
+
+// libpq messages end with newlines and may span lines; one line for logs.
+std::string one_line(std::string_view message);
+
+}  // namespace ldx::pg
