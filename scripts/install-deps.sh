@@ -14,7 +14,7 @@ PACKAGES=(
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql kcat
+  postgresql kcat prometheus
   python3 python3-yaml python3-jsonschema
 )
 

@@ -9,6 +9,7 @@
 #include <iostream>
 #include <thread>
 
+#include "cli/verify_command.h"
 #include "ldexport_version.h"
 #include "pipeline/exporter.h"
 #include "registry.h"
@@ -169,7 +170,10 @@ int cli_main(int argc, char** argv) {
   std::string reset_stream;
   auto* cps_reset = cps->add_subcommand("reset", "forget a stream's checkpoint so it is exported again");
   cps_reset->add_option("STREAM", reset_stream, "stream name, e.g. audit_log")->required();
-  for (auto* sub : {run, once, validate, cps_list, cps_reset}) {
+  std::string verify_archive;
+  auto* verify = app.add_subcommand("verify", "check the archive's hash chain; exit 0 only when intact");
+  verify->add_option("--archive", verify_archive, "archive directory to verify (instead of the config's file sinks)");
+  for (auto* sub : {run, once, validate, cps_list, cps_reset, verify}) {
     sub->add_option("-c,--config", config_path, "config file (YAML)");
   }
   try {
@@ -183,6 +187,7 @@ int cli_main(int argc, char** argv) {
   if (*validate) return validate_command(config_path);
   if (*cps_list) return checkpoints_list(config_path);
   if (*cps_reset) return checkpoints_reset(config_path, reset_stream);
+  if (*verify) return verify_command(config_path, verify_archive);
   return kExitInvalid;
 }
 

@@ -140,6 +140,18 @@ LoadResult load(const YAML::Node& root, const std::string& name, Diagnostics& di
     dl.reject_unknown_keys();
   }
   parse_log(top.child("log"), cfg->log);
+  ConfigNode http = top.child("http");
+  if (http.valid()) {
+    cfg->http.enabled = http.boolean("enabled", cfg->http.enabled);
+    cfg->http.listen = http.str("listen", cfg->http.listen);
+    auto colon = cfg->http.listen.rfind(':');
+    if (colon == std::string::npos || colon == 0 ||
+        cfg->http.listen.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+        colon + 1 == cfg->http.listen.size()) {
+      http.error_at("listen", "expected HOST:PORT like 0.0.0.0:9464, found '" + cfg->http.listen + "'");
+    }
+    http.reject_unknown_keys();
+  }
   cfg->shutdown_timeout = top.duration("shutdown_timeout", cfg->shutdown_timeout);
   top.reject_unknown_keys();
 

@@ -81,6 +81,11 @@ struct LogConfig {
   Millis progress_interval{10'000};
 };
 
+struct HttpListenConfig {
+  bool enabled = true;
+  std::string listen = "0.0.0.0:9464";  // /metrics, /healthz, /readyz; port 0 picks one
+};
+
 struct Config {
   std::string source_file;
   LaunchDarklyConfig launchdarkly;
@@ -89,6 +94,7 @@ struct Config {
   std::unique_ptr<CheckpointConfig> checkpoint;
   std::string dead_letter_path = "./ldexport-dead-letter";
   LogConfig log;
+  HttpListenConfig http;
   Millis shutdown_timeout{25'000};
 };
 

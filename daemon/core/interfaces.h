@@ -49,6 +49,10 @@ class Sink {
   // null if the sink needs none). On error nothing of this batch may count as written.
   virtual Result<nlohmann::json> write(const Batch& batch) = 0;
   virtual Status close() = 0;
+  // A cheap check that the destination is reachable, for /readyz. Called from the
+  // status thread, concurrently with write(): implementations must be thread-safe
+  // (e.g. use a separate connection). Default: healthy.
+  virtual Status health() { return Status::ok(); }
 };
 
 struct Checkpoint {

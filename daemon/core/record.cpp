@@ -46,6 +46,18 @@ void Record::finish() {
   append_json_string(envelope, format_rfc3339_ms(observed_at_ms));
   envelope += ",\"data\":";
   envelope += data.empty() ? "null" : data;
+  if (!changes.empty()) {
+    envelope += ",\"changes\":";
+    envelope += changes;
+  }
+  if (!chain_prev.empty()) {
+    envelope += ",\"prev_hash\":";
+    append_json_string(envelope, chain_prev);
+  }
+  if (!chain_hash.empty()) {
+    envelope += ",\"hash\":";
+    append_json_string(envelope, chain_hash);
+  }
   envelope += '}';
 }
 

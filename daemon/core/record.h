@@ -27,6 +27,11 @@ struct Record {
   std::optional<int64_t> occurred_at_ms;
   int64_t observed_at_ms = 0;
   std::string data;  // the LaunchDarkly object as received (minified, secrets redacted), or "null"
+  // Additive envelope fields (README "Tamper evidence", "Field-level changes"); each is
+  // written only when set, so envelopes without them are unchanged.
+  std::string changes;     // audit log with details: JSON array of {path, change, before, after}
+  std::string chain_prev;  // hash-chained streams: SHA-256 hex of the stream's previous record
+  std::string chain_hash;  // ... and of this record (common/hash_chain.h); set by the pipeline
 
   // The finished envelope, one JSON object without a trailing newline. Built once by
   // the normalizer (finish()) and written unchanged by every sink.

@@ -4,13 +4,17 @@
 // stop is requested.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "config/config.h"
 #include "http/http_client.h"
 #include "pipeline/stream_runner.h"
+#include "telemetry/status_server.h"
 
 namespace ldx {
 
@@ -25,6 +29,11 @@ class Exporter {
   int run_forever();
   // One line per stream: records, pages, requests, dead letters.
   [[nodiscard]] std::string summary() const;
+  // Prometheus text for /metrics and the /readyz verdict.
+  [[nodiscard]] std::string render_metrics() const;
+  [[nodiscard]] Status readiness() const;
+  // Port of the status listener, 0 when disabled.
+  [[nodiscard]] int status_port() const { return status_port_; }
 
  private:
   Status pass_with_retries(StreamRunner& r, int max_attempts);
@@ -38,7 +47,18 @@ class Exporter {
   std::unique_ptr<Sink> dead_letter_;
   std::unique_ptr<CheckpointStore> store_;
   std::vector<std::unique_ptr<StreamRunner>> runners_;
+  void health_loop(StopSignal& until);
+
   int64_t started_ms_ = 0;
+  std::atomic<bool> opened_{false};
+  std::unique_ptr<StatusServer> status_;
+  int status_port_ = 0;
+  // Cached sink health (index as sinks_), refreshed by the health thread.
+  std::vector<std::unique_ptr<std::atomic<bool>>> sink_healthy_;
+  mutable std::mutex health_mu_;
+  std::vector<std::string> sink_health_reason_;
+  StopSignal health_stop_;
+  std::thread health_thread_;
 };
 
 }  // namespace ldx

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/hash_chain.h"
 #include "core/time_util.h"
 
 namespace ldx {
@@ -15,12 +16,26 @@ StreamRunner::StreamRunner(const StreamConfig& cfg, std::unique_ptr<Source> sour
       sinks_(std::move(sinks)),
       dead_letter_sink_(dead_letter_sink),
       store_(store),
-      stop_(stop) {}
+      stop_(stop) {
+  for (Sink* s : sinks_) {
+    stats_.sinks.push_back(std::make_unique<SinkStats>());
+    stats_.sinks.back()->sink = s->name();
+  }
+}
+
+void StreamStats::observe_latency(double seconds) {
+  size_t i = 0;
+  while (i < kBatchLatencyBucketCount && seconds > kBatchLatencyBuckets[i]) ++i;
+  latency_buckets[i].fetch_add(1);
+  latency_count.fetch_add(1);
+  latency_sum_us.fetch_add(static_cast<uint64_t>(seconds * 1e6));
+}
 
 Status StreamRunner::recover() {
   auto loaded = store_.load(cfg_.stream);
   if (!loaded.is_ok()) return loaded.status();
   committed_ = loaded.value() ? std::move(*loaded.value()) : Checkpoint{};
+  stats_.last_commit_ms.store(committed_.committed_at_ms);
   std::vector<Sink*> all = sinks_;
   all.push_back(dead_letter_sink_);
   for (Sink* s : all) {
@@ -33,10 +48,14 @@ Status StreamRunner::recover() {
   return Status::ok();
 }
 
-Result<nlohmann::json> StreamRunner::write_with_retry(Sink& sink, const Batch& batch) {
+Result<nlohmann::json> StreamRunner::write_with_retry(Sink& sink, SinkStats* stats, const Batch& batch) {
   Millis backoff{500};
   for (int attempt = 1;; ++attempt) {
     auto r = sink.write(batch);
+    if (stats) {
+      (r.is_ok() ? stats->acks : stats->failures).fetch_add(1);
+      stats->failing.store(!r.is_ok());
+    }
     if (r.is_ok() || !r.status().is_retryable()) return r;
     stats_.sink_retries.fetch_add(1);
     spdlog::warn("stream {}: sink {} not available (attempt {}): {}; retrying in {} ms, cursor held", cfg_.stream,
@@ -49,8 +68,14 @@ Result<nlohmann::json> StreamRunner::write_with_retry(Sink& sink, const Batch& b
 Status StreamRunner::deliver(Batch& batch) {
   Checkpoint next;
   next.sink_positions = committed_.sink_positions;
-  for (Sink* s : sinks_) {
-    auto pos = write_with_retry(*s, batch);
+  // Hash chain (common/hash_chain.h), from the committed head: a replay hashes the same.
+  if (auto st = apply_hash_chain(batch, next.sink_positions); !st.is_ok()) {
+    return st.with_context("stream " + cfg_.stream + ", hash chain: ");
+  }
+  const int64_t started_ms = wall_now_ms();
+  for (size_t i = 0; i < sinks_.size(); ++i) {
+    Sink* s = sinks_[i];
+    auto pos = write_with_retry(*s, stats_.sinks[i].get(), batch);
     if (!pos.is_ok()) return pos.status().with_context("stream " + cfg_.stream + ", sink " + s->name() + ": ");
     next.sink_positions[s->name()] = pos.value();
   }
@@ -63,7 +88,7 @@ Status StreamRunner::deliver(Batch& batch) {
       r.envelope = d.to_json();
       dl.records.push_back(std::move(r));
     }
-    auto pos = write_with_retry(*dead_letter_sink_, dl);
+    auto pos = write_with_retry(*dead_letter_sink_, nullptr, dl);
     if (!pos.is_ok()) return pos.status().with_context("stream " + cfg_.stream + ", dead-letter output: ");
     next.sink_positions[dead_letter_sink_->name()] = pos.value();
   }
@@ -79,6 +104,8 @@ Status StreamRunner::deliver(Batch& batch) {
     backoff = std::min(backoff * 2, Millis(10'000));
   }
   committed_ = std::move(next);
+  stats_.last_commit_ms.store(committed_.committed_at_ms);
+  stats_.observe_latency(static_cast<double>(wall_now_ms() - started_ms) / 1000.0);
   stats_.records.fetch_add(batch.records.size());
   stats_.pages.fetch_add(batch.pages);
   stats_.batches.fetch_add(1);

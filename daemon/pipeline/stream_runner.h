@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <string>
 #include <memory>
 #include <random>
 #include <vector>
@@ -14,6 +15,17 @@
 #include "core/stop_signal.h"
 
 namespace ldx {
+
+struct SinkStats {
+  std::string sink;
+  std::atomic<uint64_t> acks{0};
+  std::atomic<uint64_t> failures{0};
+  std::atomic<bool> failing{false};  // the last write failed
+};
+
+// Upper bounds (seconds) of the batch latency histogram: source page to checkpoint.
+inline constexpr double kBatchLatencyBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+inline constexpr size_t kBatchLatencyBucketCount = sizeof(kBatchLatencyBuckets) / sizeof(double);
 
 struct StreamStats {
   std::atomic<uint64_t> records{0};
@@ -25,6 +37,13 @@ struct StreamStats {
   std::atomic<uint64_t> requests_last_pass{0};
   std::atomic<int64_t> last_pass_end_ms{0};
   std::atomic<int64_t> newest_occurred_ms{0};
+  std::atomic<int64_t> last_commit_ms{0};
+  std::atomic<bool> fatal{false};
+  std::vector<std::unique_ptr<SinkStats>> sinks;  // fixed at construction
+  std::atomic<uint64_t> latency_buckets[kBatchLatencyBucketCount + 1] = {};  // cumulative at render
+  std::atomic<uint64_t> latency_count{0};
+  std::atomic<uint64_t> latency_sum_us{0};
+  void observe_latency(double seconds);
 };
 
 inline constexpr const char* kDeadLetterSinkName = "_dead_letter";
@@ -43,7 +62,7 @@ class StreamRunner {
 
  private:
   Status deliver(Batch& batch);
-  Result<nlohmann::json> write_with_retry(Sink& sink, const Batch& batch);
+  Result<nlohmann::json> write_with_retry(Sink& sink, SinkStats* stats, const Batch& batch);
 
   const StreamConfig& cfg_;
   std::unique_ptr<Source> source_;

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 
@@ -106,6 +107,7 @@ sinks:
 %scheckpoint: { type: file, path: %s }
 dead_letter: { path: %s }
 log: { level: info, format: json, progress_interval: %s }
+http: { listen: 127.0.0.1:0 }
 shutdown_timeout: 20s
 """ % (sim.base_url, interval, "true" if details else "false", lookback, self.archive, extra_sinks,
        self.state, self.dead, progress))
@@ -140,6 +142,18 @@ shutdown_timeout: 20s
         p.log.close()
         return rc
 
+    def status_port(self, p, timeout=30):
+        """The port of `ldexport run`'s status listener, read from its log."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open(p.log.name) as f:
+                for line in f:
+                    if "metrics and health on" in line:
+                        return int(line.split("metrics and health on ")[1].split(" ")[0].split(":")[1])
+            check(p.poll() is None, "ldexport exited before listening")
+            time.sleep(0.1)
+        raise TestFailure("no status listener line in the log")
+
     def archive_records(self, stream="audit_log"):
         records = []
         for path in sorted(glob.glob(os.path.join(self.archive, stream, "*.jsonl"))):
@@ -171,6 +185,15 @@ shutdown_timeout: 20s
             for name in files:
                 with open(os.path.join(root, name), "rb") as f:
                     check(token.encode() not in f.read(), "the token appears in " + os.path.join(root, name))
+
+
+def http_get(url, timeout=10):
+    """(status, body) of a GET; HTTP errors are answers, not exceptions."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def main(tests):

@@ -1,0 +1,162 @@
+#include "cli/verify_command.h"
+
+#include <iostream>
+
+#include "common/hash_chain.h"
+#include "registry.h"
+#include "sinks/file/archive_verifier.h"
+#include "sinks/file/file_sink.h"
+
+namespace ldx {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kExitIntact = 0;
+constexpr int kExitBroken = 1;
+constexpr int kExitInvalid = 2;
+
+// What the checkpoint says about one stream of one file sink.
+struct Committed {
+  std::optional<ArchivePosition> position;
+  std::string chain_head;  // empty: none committed
+};
+
+StreamVerifyResult verify_once_more_if_pruned_meanwhile(const fs::path& root, const std::string& stream,
+                                                        const VerifyOptions& opts) {
+  auto r = verify_stream_chain(root, stream, opts);
+  // A running ldexport may prune between our reading the manifest and listing files.
+  if (r.problem && r.problem->kind == "missing-file") r = verify_stream_chain(root, stream, opts);
+  return r;
+}
+
+std::string file_range(const StreamVerifyResult& r) {
+  if (r.files == 0) return "no files";
+  if (r.files == 1) return FileSink::file_name(r.stream, r.first_file);
+  return std::to_string(r.files) + " files " + FileSink::file_name(r.stream, r.first_file) + ".." +
+         FileSink::file_name(r.stream, r.last_file);
+}
+
+// Verifies one stream and prints its verdict; true when intact.
+bool verify_and_report(const fs::path& root, const std::string& label, const std::string& stream,
+                       const Committed* committed) {
+  if (!stream_is_chained(stream)) {
+    std::cout << label << stream << ": not hash-chained: skipped\n";
+    return true;
+  }
+  VerifyOptions opts;
+  if (committed != nullptr && committed->position) opts.stop_at = committed->position;
+  auto r = verify_once_more_if_pruned_meanwhile(root, stream, opts);
+  if (!r.problem && committed != nullptr && committed->position && !committed->chain_head.empty() &&
+      r.head != committed->chain_head) {
+    r.problem = ChainProblem{"removed", stream + "/" + FileSink::file_name(stream, committed->position->file), 0,
+                             "removed: the last committed record's hash " + r.head +
+                                 " is not the chain head committed in the checkpoint (" + committed->chain_head +
+                                 "): records at the end were removed or the chain was rewritten"};
+  }
+  if (r.problem) {
+    std::cout << label << stream << ": NOT INTACT at " << r.problem->file;
+    if (r.problem->line > 0) std::cout << ":" << r.problem->line;
+    std::cout << ": " << r.problem->message << "\n";
+    std::cout << "  " << r.records << " record(s) before it verified\n";
+  } else {
+    std::cout << label << stream << ": intact: " << r.records << " record(s) in " << file_range(r);
+    if (r.pruned_files > 0) {
+      std::cout << "; " << r.pruned_records << " record(s) in " << r.pruned_files
+                << " file(s) pruned by retention, the chain continues from " << r.first_prev;
+    }
+    std::cout << "; head " << r.head;
+    if (committed != nullptr && committed->position) std::cout << " (matches the checkpoint)";
+    std::cout << "\n";
+  }
+  for (const auto& n : r.notes) std::cout << "  note: " << n << "\n";
+  return !r.problem;
+}
+
+int verify_archive_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    std::cerr << "ldexport verify: " << dir.string() << " is not a directory\n";
+    return kExitInvalid;
+  }
+  // Either the archive root (one directory per stream) or one stream's directory.
+  fs::path root = dir;
+  std::vector<std::string> streams = list_archive_streams(dir);
+  const std::string base = fs::absolute(dir).lexically_normal().filename().string();
+  if (!list_archive_files(dir, base).empty()) {
+    root = fs::absolute(dir).lexically_normal().parent_path();
+    streams = {base};
+  }
+  if (streams.empty()) {
+    std::cerr << "ldexport verify: no stream directories under " << dir.string() << "\n";
+    return kExitInvalid;
+  }
+  bool intact = true;
+  for (const auto& s : streams) intact = verify_and_report(root, "", s, nullptr) && intact;
+  std::cout << (intact ? "verify: intact\n" : "verify: NOT INTACT\n");
+  return intact ? kExitIntact : kExitBroken;
+}
+
+int verify_config(const std::string& config_path) {
+  auto loaded = load_config_file(config_path, builtin_catalog());
+  for (const auto& e : loaded.errors) std::cerr << e << "\n";
+  if (!loaded.config) return kExitInvalid;
+  const Config& cfg = *loaded.config;
+  std::vector<const FileSinkConfig*> archives;
+  for (const auto& sc : cfg.sinks) {
+    if (const auto* f = dynamic_cast<const FileSinkConfig*>(sc.get())) archives.push_back(f);
+  }
+  if (archives.empty()) {
+    std::cerr << "ldexport verify: " << config_path << " has no sink of type file (the archive)\n";
+    return kExitInvalid;
+  }
+  std::unique_ptr<CheckpointStore> store;
+  if (auto built = cfg.checkpoint->build(); built.is_ok()) {
+    if (auto st = built.value()->open(); st.is_ok()) {
+      store = std::move(built.value());
+    } else {
+      std::cout << "note: cannot read the checkpoints (" << st.message()
+                << "); verifying the archive alone, without its committed positions and chain head\n";
+    }
+  } else {
+    std::cout << "note: cannot read the checkpoints (" << built.status().message() << ")\n";
+  }
+  bool intact = true;
+  for (const FileSinkConfig* sink : archives) {
+    const fs::path root = sink->path;
+    const std::string label = archives.size() > 1 ? sink->name + "/" : "";
+    for (const auto& stream : list_archive_streams(root)) {
+      Committed committed;
+      if (store) {
+        auto cp = store->load(stream);
+        if (!cp.is_ok()) {
+          std::cout << label << stream << ": NOT INTACT: its checkpoint cannot be read: " << cp.status().message() << "\n";
+          intact = false;
+          continue;
+        }
+        if (cp.value()) {
+          const auto& pos = cp.value()->sink_positions;
+          if (auto it = pos.find(sink->name); it != pos.end() && it->is_object()) {
+            committed.position = ArchivePosition{it->value("file", uint64_t{1}), it->value("offset", int64_t{0})};
+          }
+          if (auto it = pos.find(kChainPositionKey); it != pos.end() && it->is_object()) {
+            committed.chain_head = it->value("head", std::string());
+          }
+        }
+      }
+      intact = verify_and_report(root, label, stream, store ? &committed : nullptr) && intact;
+    }
+  }
+  std::cout << (intact ? "verify: intact\n" : "verify: NOT INTACT\n");
+  return intact ? kExitIntact : kExitBroken;
+}
+
+}  // namespace
+
+int verify_command(const std::string& config_path, const std::string& archive_dir) {
+  if (!archive_dir.empty()) return verify_archive_dir(archive_dir);
+  return verify_config(config_path);
+}
+
+}  // namespace ldx

@@ -1,0 +1,38 @@
+#include "telemetry/status_server.h"
+
+#include <httplib.h>
+
+namespace ldx {
+
+StatusServer::StatusServer(std::string listen, Handlers handlers)
+    : listen_(std::move(listen)), handlers_(std::move(handlers)), server_(std::make_unique<httplib::Server>()) {}
+
+StatusServer::~StatusServer() { stop(); }
+
+Result<int> StatusServer::start() {
+  auto colon = listen_.rfind(':');
+  if (colon == std::string::npos) return Status::fatal("http.listen must be HOST:PORT, got '" + listen_ + "'");
+  std::string host = listen_.substr(0, colon);
+  int port = std::atoi(listen_.c_str() + colon + 1);
+  server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(handlers_.metrics(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  server_->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    Status st = handlers_.ready();
+    res.status = st.is_ok() ? 200 : 503;
+    res.set_content(st.is_ok() ? "ready\n" : "not ready: " + st.message() + "\n", "text/plain");
+  });
+  int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (bound < 0) return Status::fatal("cannot listen on " + listen_ + " (http.listen): address in use or not available");
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return bound;
+}
+
+void StatusServer::stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace ldx
