@@ -4,19 +4,26 @@
 # and by the Dockerfile. Installs only what is missing; safe to run again.
 set -euo pipefail
 
-PACKAGES=(
+# Usage: install-deps.sh [--build-only]   (--build-only: just what compiling needs, for the Dockerfile)
+BUILD_PACKAGES=(
   # toolchain
   g++ cmake ninja-build pkg-config make git ca-certificates curl procps
   # libraries chosen for ldexport
   libcurl4-openssl-dev libsimdjson-dev librdkafka-dev libpqxx-dev libyaml-cpp-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  # the simulator's HTTP server and what its pkg-config file asks for
+  # HTTP server (status listener, simulator) and what its pkg-config file asks for
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
-  # tests and benchmarks
+  # test framework (the build compiles the tests unless -DLDX_BUILD_TESTS=OFF)
   libgtest-dev libgmock-dev libbenchmark-dev
+)
+TEST_PACKAGES=(
   postgresql kcat prometheus
   python3 python3-yaml python3-jsonschema
 )
+PACKAGES=("${BUILD_PACKAGES[@]}")
+if [ "${1:-}" != "--build-only" ]; then
+  PACKAGES+=("${TEST_PACKAGES[@]}")
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
