@@ -21,7 +21,7 @@ ctest --test-dir build/ci --output-on-failure -j "$jobs" --timeout 900
 
 if [ "${LDX_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
-  bash scripts/build.sh asan -DLDX_SANITIZE=ON
+  bash scripts/build.sh asan -DLDX_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
   echo "== tests under ASan + UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 1800 -LE "slow"
