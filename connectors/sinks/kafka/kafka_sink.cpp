@@ -205,8 +205,13 @@ Status KafkaSink::ensure_checkpoint_topic() {
   (void)rd_kafka_NewTopic_set_config(nt.get(), "cleanup.policy", "compact");
   kafka::Queue q(rd_kafka_queue_new(producer_.get()));
   rd_kafka_NewTopic_t* topics[] = {nt.get()};
-  rd_kafka_CreateTopics(producer_.get(), topics, 1, nullptr, q.get());
-  kafka::Event ev(rd_kafka_queue_poll(q.get(), to_ms(cfg_.timeout) + 1000));
+  // Brokers without CreateTopics (librdkafka's mock) never answer: keep the wait short.
+  const int wait_ms = std::min(to_ms(cfg_.timeout), 5000);
+  std::unique_ptr<rd_kafka_AdminOptions_t, decltype(&rd_kafka_AdminOptions_destroy)> opts(
+      rd_kafka_AdminOptions_new(producer_.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS), &rd_kafka_AdminOptions_destroy);
+  (void)rd_kafka_AdminOptions_set_request_timeout(opts.get(), wait_ms, err, sizeof err);
+  rd_kafka_CreateTopics(producer_.get(), topics, 1, opts.get(), q.get());
+  kafka::Event ev(rd_kafka_queue_poll(q.get(), wait_ms + 1000));
   std::string problem;
   if (!ev) {
     problem = "no answer";

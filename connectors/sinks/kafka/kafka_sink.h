@@ -41,7 +41,7 @@ class KafkaSink final : public Sink {
   Result<nlohmann::json> write(const Batch& batch) override;
   Status close() override;
   // For /readyz (Sink::health() where the interface has it): brokers reachable.
-  Status health();
+  Status health() override;
 
   // Counters for logs, tests and the benchmark.
   struct Counters {
