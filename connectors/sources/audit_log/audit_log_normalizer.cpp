@@ -1,8 +1,17 @@
 #include "sources/audit_log/audit_log_normalizer.h"
 
+#include "common/json_diff.h"
 #include "common/normalize.h"
 
 namespace ldx {
+
+namespace {
+// previousVersion / currentVersion present and not null (detail entries only).
+bool has_version(simdjson::dom::element entry, std::string_view key) {
+  simdjson::dom::element v;
+  return entry[key].get(v) == simdjson::SUCCESS && !v.is_null();
+}
+}  // namespace
 
 Result<Record> normalize_audit_entry(simdjson::dom::element entry, const SecretPolicy& policy,
                                      int64_t observed_at_ms) {
@@ -37,6 +46,19 @@ Result<Record> normalize_audit_entry(simdjson::dom::element entry, const SecretP
     r.environment = std::move(scope.environment);
   }
   r.data = serialize_redacted(entry, policy);
+  if (has_version(entry, "previousVersion") || has_version(entry, "currentVersion")) {
+    // Diffed from the archived (redacted) data, so `changes` never shows a secret.
+    simdjson::dom::parser parser;
+    simdjson::dom::element data;
+    if (parser.parse(r.data).get(data) != simdjson::SUCCESS) {
+      return Status::data_error("audit entry " + r.id + ": cannot re-read its own data");
+    }
+    simdjson::dom::element before;
+    simdjson::dom::element after;
+    const bool has_before = data["previousVersion"].get(before) == simdjson::SUCCESS && !before.is_null();
+    const bool has_after = data["currentVersion"].get(after) == simdjson::SUCCESS && !after.is_null();
+    append_json_changes(r.changes, has_before ? &before : nullptr, has_after ? &after : nullptr);
+  }
   r.finish();
   return r;
 }

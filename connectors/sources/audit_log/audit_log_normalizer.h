@@ -1,6 +1,8 @@
 // Audit-log entry (list item or {id} detail) -> envelope (ARCHITECTURE §4).
 // id = `_id`, occurred_at = `date` (int64 ms), kind = the entry's `kind`, project and
 // environment from the target's (or first access's) resource specifier.
+// A detail entry (with previousVersion and/or currentVersion) also gets the envelope's
+// `changes` list (common/json_diff.h), computed from its redacted data.
 #pragma once
 
 #include <simdjson.h>

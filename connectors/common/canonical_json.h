@@ -1,0 +1,36 @@
+// The canonical form of a JSON text, the input of every record hash (README "Tamper
+// evidence"). It is defined so that anyone can recompute it from an archive line:
+//   - no insignificant whitespace;
+//   - object members sorted by key, comparing the keys' UTF-8 bytes; a repeated key is
+//     an error (the document has no single meaning);
+//   - strings re-encoded minimally: only `"`, `\` and control characters are escaped
+//     (`\n \r \t \b \f`, others as `\u00XX`), everything else is raw UTF-8, so
+//     "\u00e9" and "é" are the same string;
+//   - numbers exactly as written (1.0 stays 1.0, big integers keep every digit).
+// Numbers are kept verbatim on purpose: re-printing them through a double would let two
+// different large numbers share a hash.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace ldx {
+
+struct CanonicalOptions {
+  // Top-level object members left out of the canonical form (e.g. "observed_at").
+  std::vector<std::string_view> skip_top;
+  // Top-level string members whose decoded value is copied out while parsing (one
+  // pass reads the line for both its hash and its chain fields). Missing or non-string
+  // members leave the target untouched.
+  std::vector<std::pair<std::string_view, std::string*>> capture_top;
+};
+
+// Appends the canonical form of `in` (exactly one JSON value, surrounding whitespace
+// allowed) to `out`. Returns false, with a short reason in `error`, when `in` is not
+// valid JSON, nests deeper than 512 levels, or repeats a key within one object.
+bool append_canonical_json(std::string& out, std::string_view in, const CanonicalOptions& opts = {},
+                           std::string* error = nullptr);
+
+}  // namespace ldx

@@ -1,0 +1,123 @@
+#include "common/hash_chain.h"
+
+#include <gtest/gtest.h>
+
+namespace ldx {
+namespace {
+
+Record audit_record(const std::string& id, int64_t observed_at_ms, const std::string& data) {
+  Record r;
+  r.stream = "audit_log";
+  r.id = id;
+  r.kind = "flag";
+  r.occurred_at_ms = 1764000000000;
+  r.observed_at_ms = observed_at_ms;
+  r.data = data;
+  r.finish();
+  return r;
+}
+
+Batch batch_of(std::vector<Record> records, const std::string& stream = "audit_log") {
+  Batch b;
+  b.stream = stream;
+  b.records = std::move(records);
+  return b;
+}
+
+TEST(HashChain, Sha256KnownAnswers) {
+  // FIPS 180-2 test vectors.
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(HashChain, EachRecordCarriesItsPredecessorsHash) {
+  nlohmann::json positions = nlohmann::json::object();
+  auto b = batch_of({audit_record("a", 1, R"({"n":1})"), audit_record("b", 1, R"({"n":2})"),
+                     audit_record("c", 1, R"({"n":3})")});
+  ASSERT_TRUE(apply_hash_chain(b, positions).is_ok());
+  EXPECT_EQ(b.records[0].chain_prev, kChainGenesis);
+  EXPECT_EQ(b.records[1].chain_prev, b.records[0].chain_hash);
+  EXPECT_EQ(b.records[2].chain_prev, b.records[1].chain_hash);
+  EXPECT_EQ(positions[kChainPositionKey]["head"], b.records[2].chain_hash);
+  for (const auto& r : b.records) {
+    EXPECT_TRUE(is_sha256_hex(r.chain_hash));
+    // The envelope carries both fields, additively, and its hash is recomputable.
+    auto env = nlohmann::json::parse(r.envelope);
+    EXPECT_EQ(env["prev_hash"], r.chain_prev);
+    EXPECT_EQ(env["hash"], r.chain_hash);
+    EXPECT_EQ(env["schema"], "ldexport.v1");
+    EXPECT_EQ(record_hash(r.envelope).value(), r.chain_hash);
+  }
+  // The next batch continues from the committed head.
+  auto next = batch_of({audit_record("d", 1, R"({"n":4})")});
+  ASSERT_TRUE(apply_hash_chain(next, positions).is_ok());
+  EXPECT_EQ(next.records[0].chain_prev, b.records[2].chain_hash);
+}
+
+TEST(HashChain, ReplayWithANewObservedAtHashesTheSame) {
+  // After a crash a page is fetched again: observed_at differs, the chain must not.
+  nlohmann::json committed = nlohmann::json::object();
+  auto first = batch_of({audit_record("a", 1000, R"({"n":1})"), audit_record("b", 1000, R"({"n":2})")});
+  auto replay = batch_of({audit_record("a", 99999, R"({"n":1})"), audit_record("b", 99999, R"({"n":2})")});
+  nlohmann::json p1 = committed;
+  nlohmann::json p2 = committed;
+  ASSERT_TRUE(apply_hash_chain(first, p1).is_ok());
+  ASSERT_TRUE(apply_hash_chain(replay, p2).is_ok());
+  EXPECT_NE(first.records[0].envelope, replay.records[0].envelope);
+  EXPECT_EQ(first.records[1].chain_hash, replay.records[1].chain_hash);
+  EXPECT_EQ(p1, p2);
+}
+
+TEST(HashChain, ContentPredecessorAndChangesAreCovered) {
+  nlohmann::json p = nlohmann::json::object();
+  auto base = batch_of({audit_record("a", 1, R"({"n":1})")});
+  ASSERT_TRUE(apply_hash_chain(base, p).is_ok());
+  const std::string h = base.records[0].chain_hash;
+
+  nlohmann::json q = nlohmann::json::object();
+  auto other_data = batch_of({audit_record("a", 1, R"({"n":2})")});
+  ASSERT_TRUE(apply_hash_chain(other_data, q).is_ok());
+  EXPECT_NE(other_data.records[0].chain_hash, h);
+
+  nlohmann::json after_something = {{kChainPositionKey, {{"head", sha256_hex("x")}}}};
+  auto other_prev = batch_of({audit_record("a", 1, R"({"n":1})")});
+  ASSERT_TRUE(apply_hash_chain(other_prev, after_something).is_ok());
+  EXPECT_NE(other_prev.records[0].chain_hash, h);
+
+  nlohmann::json r = nlohmann::json::object();
+  Record with_changes = audit_record("a", 1, R"({"n":1})");
+  with_changes.changes = R"([{"path":"/n","change":"changed","before":0,"after":1}])";
+  with_changes.finish();
+  auto changed = batch_of({with_changes});
+  ASSERT_TRUE(apply_hash_chain(changed, r).is_ok());
+  EXPECT_NE(changed.records[0].chain_hash, h);
+  EXPECT_TRUE(nlohmann::json::parse(changed.records[0].envelope)["changes"].is_array());
+}
+
+TEST(HashChain, KeyOrderAndEscapingDoNotMatter) {
+  const std::string a = R"({"schema":"ldexport.v1","id":"x","data":{"b":1,"a":"\u00e9"},"prev_hash":"p"})";
+  const std::string b = "{\"prev_hash\":\"p\",\"data\":{\"a\":\"\xC3\xA9\",\"b\":1},\"id\":\"x\",\"schema\":\"ldexport.v1\","
+                        "\"observed_at\":\"2026-01-01T00:00:00.000Z\",\"hash\":\"whatever\"}";
+  EXPECT_EQ(record_hash(a).value(), record_hash(b).value());
+}
+
+TEST(HashChain, OtherStreamsAreLeftAlone) {
+  nlohmann::json p = nlohmann::json::object();
+  Record r = audit_record("a", 1, "{}");
+  r.stream = "flags";
+  r.finish();
+  auto b = batch_of({r}, "flags");
+  const std::string before = b.records[0].envelope;
+  ASSERT_TRUE(apply_hash_chain(b, p).is_ok());
+  EXPECT_EQ(b.records[0].envelope, before);
+  EXPECT_FALSE(p.contains(kChainPositionKey));
+}
+
+TEST(HashChain, MalformedCommittedHeadStopsTheStream) {
+  nlohmann::json p = {{kChainPositionKey, {{"head", "not-a-hash"}}}};
+  auto b = batch_of({audit_record("a", 1, "{}")});
+  EXPECT_TRUE(apply_hash_chain(b, p).is_fatal());
+}
+
+}  // namespace
+}  // namespace ldx
