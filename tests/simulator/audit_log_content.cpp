@@ -118,15 +118,9 @@ std::string join_quoted(const std::vector<std::string>& v) {
   return out;
 }
 
-std::string actor_name(const AuditContent& c, const Catalog& cat) {
-  if (c.actor_is_member) {
-    const auto& m = cat.members[c.actor];
-    return m.first_name + " " + m.last_name;
-  }
-  return cat.tokens[c.actor].name;
-}
-
 }  // namespace
+
+std::string flag_display_name(int n) { return flag_name(n); }
 
 Catalog Catalog::generate(std::uint64_t seed) {
   Rng rng(derive_seed(seed, 0xca7a));
@@ -323,10 +317,22 @@ Description describe(const AuditContent& c, const Catalog& cat) {
   return d;
 }
 
-ojson render_listing(const std::string& id, std::int64_t date, const AuditContent& c,
-                     const Catalog& cat) {
-  const Description d = describe(c, cat);
-  const auto& proj = cat.projects[c.project];
+namespace {
+
+// The actor and the text shared by both kinds of entries (generated ones and entity
+// changes): everything of an AuditLogEntryListingRep.
+struct ListingParts {
+  const Description* d = nullptr;
+  bool actor_is_member = true;
+  std::uint16_t actor = 0;
+  const std::string* comment = nullptr;      // none when null
+  const std::string* parent_key = nullptr;   // project of a flag/segment/environment
+  const std::string* parent_name = nullptr;
+};
+
+ojson render_listing_parts(const std::string& id, std::int64_t date, const ListingParts& p,
+                           const Catalog& cat) {
+  const Description& d = *p.d;
   ojson j;
   ojson links;
   links["canonical"] = link(d.canonical_href);
@@ -345,10 +351,12 @@ ojson render_listing(const std::string& id, std::int64_t date, const AuditConten
   j["name"] = d.name;
   j["description"] = d.description;
   j["shortDescription"] = d.short_description;
-  if (c.comment >= 0) j["comment"] = kComments[static_cast<std::size_t>(c.comment)];
+  if (p.comment != nullptr) j["comment"] = *p.comment;
 
-  if (c.actor_is_member) {
-    const auto& m = cat.members[c.actor];
+  std::string actor;
+  if (p.actor_is_member) {
+    const auto& m = cat.members[p.actor];
+    actor = m.first_name + " " + m.last_name;
     ojson member;
     member["_links"]["self"] = link("/api/v2/members/" + m.id);
     member["_id"] = m.id;
@@ -358,11 +366,12 @@ ojson render_listing(const std::string& id, std::int64_t date, const AuditConten
     j["member"] = member;
     ojson subject;
     subject["_links"] = ojson::object();
-    subject["name"] = m.first_name + " " + m.last_name;
+    subject["name"] = actor;
     subject["avatarUrl"] = "https://www.gravatar.com/avatar/" + m.id + "00000000";
     j["subject"] = subject;
   } else {
-    const auto& t = cat.tokens[c.actor];
+    const auto& t = cat.tokens[p.actor];
+    actor = t.name;
     ojson token;
     token["_links"]["parent"] = link("/api/v2/tokens");
     token["_links"]["self"] = link("/api/v2/tokens/" + t.id);
@@ -374,21 +383,67 @@ ojson render_listing(const std::string& id, std::int64_t date, const AuditConten
   }
 
   j["titleVerb"] = d.title_verb;
-  j["title"] = actor_name(c, cat) + " " + d.title_verb + " " + d.name;
+  j["title"] = actor + " " + d.title_verb + " " + d.name;
   ojson target;
   target["_links"]["canonical"] = link(d.canonical_href);
   target["_links"]["site"] = link(d.site_href, "text/html");
   target["name"] = d.name;
   target["resources"] = ojson::array({d.resource});
   j["target"] = target;
-  if (d.kind == "flag" || d.kind == "segment" || d.kind == "environment") {
+  if (p.parent_key != nullptr &&
+      (d.kind == "flag" || d.kind == "segment" || d.kind == "environment")) {
     ojson parent;
-    parent["_links"]["canonical"] = link("/api/v2/projects/" + proj.key);
-    parent["_links"]["site"] = link("/settings/projects/" + proj.key, "text/html");
-    parent["name"] = proj.name;
-    parent["resource"] = "proj/" + proj.key;
+    parent["_links"]["canonical"] = link("/api/v2/projects/" + *p.parent_key);
+    parent["_links"]["site"] = link("/settings/projects/" + *p.parent_key, "text/html");
+    parent["name"] = *p.parent_name;
+    parent["resource"] = "proj/" + *p.parent_key;
     j["parent"] = parent;
   }
+  return j;
+}
+
+}  // namespace
+
+ojson render_listing(const std::string& id, std::int64_t date, const AuditContent& c,
+                     const Catalog& cat) {
+  const Description d = describe(c, cat);
+  const auto& proj = cat.projects[c.project];
+  ListingParts p;
+  p.d = &d;
+  p.actor_is_member = c.actor_is_member;
+  p.actor = c.actor;
+  if (c.comment >= 0) p.comment = &kComments[static_cast<std::size_t>(c.comment)];
+  p.parent_key = &proj.key;
+  p.parent_name = &proj.name;
+  return render_listing_parts(id, date, p, cat);
+}
+
+ojson render_change_listing(const std::string& id, std::int64_t date, const EntityChange& change,
+                            const Catalog& cat) {
+  ListingParts p;
+  p.d = &change.text;
+  p.actor_is_member = change.actor_is_member;
+  p.actor = change.actor;
+  if (!change.comment.empty()) p.comment = &change.comment;
+  p.parent_key = &change.project_key;
+  p.parent_name = &change.project_name;
+  return render_listing_parts(id, date, p, cat);
+}
+
+ojson render_change_detail(const std::string& id, std::int64_t date, const EntityChange& change,
+                           const Catalog& cat) {
+  ojson j = render_change_listing(id, date, change, cat);
+  j["previousVersion"] = change.previous;
+  j["currentVersion"] = change.current;
+  if (change.patch.is_null()) {
+    j["delta"] = nullptr;
+  } else {
+    ojson delta;
+    delta["patch"] = change.patch;
+    delta["comment"] = change.comment;
+    j["delta"] = delta;
+  }
+  j["subentries"] = ojson::array();
   return j;
 }
 

@@ -80,6 +80,10 @@ struct AuditContent {
   std::uint64_t detail_seed = 0;  // drives the detailed representation
 };
 
+// The name of the flag with key flag-<n> ("Search v2 3"), shared with the flags family
+// so that generated audit entries and the flags list agree.
+std::string flag_display_name(int n);
+
 // Draws the content of one entry.
 AuditContent generate_content(Rng& rng, const Catalog& catalog);
 
@@ -105,5 +109,25 @@ nlohmann::ordered_json render_listing(const std::string& id, std::int64_t date,
 // AuditLogEntryRep: the listing plus previousVersion, currentVersion, delta, subentries.
 nlohmann::ordered_json render_detail(const std::string& id, std::int64_t date,
                                      const AuditContent& c, const Catalog& catalog);
+
+// An entry about a change the simulator made to one of its own entities (a mutation of
+// a flag or a segment, see entity_world.h). Unlike generated entries, its texts and its
+// before/after representations are given, so they name the entities the API serves.
+struct EntityChange {
+  Description text;  // kind, action, resource, name, descriptions, hrefs
+  std::string project_key;
+  std::string project_name;
+  bool actor_is_member = true;
+  std::uint16_t actor = 0;  // index into Catalog::members or Catalog::tokens
+  std::string comment;      // empty = none
+  nlohmann::ordered_json previous;  // null when the entity was created
+  nlohmann::ordered_json current;   // null when it was deleted
+  nlohmann::ordered_json patch;     // JSON patch ops, or null (semantic patch)
+};
+
+nlohmann::ordered_json render_change_listing(const std::string& id, std::int64_t date,
+                                             const EntityChange& change, const Catalog& catalog);
+nlohmann::ordered_json render_change_detail(const std::string& id, std::int64_t date,
+                                            const EntityChange& change, const Catalog& catalog);
 
 }  // namespace ldsim::audit

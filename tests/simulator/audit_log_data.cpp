@@ -93,9 +93,25 @@ std::vector<std::string> AuditLogStore::append_tick(std::int64_t now, double lat
   return ids;
 }
 
+std::string AuditLogStore::append_change(std::int64_t date, audit::EntityChange change) {
+  std::unique_lock lock(mu_);
+  AuditEntry e;
+  e.id = new_id(append_rng_, date);
+  e.date = date;
+  e.change = std::make_shared<const audit::EntityChange>(std::move(change));
+  std::string id = e.id;
+  insert_locked(std::move(e));
+  return id;
+}
+
+nlohmann::ordered_json AuditLogStore::render_listing(const AuditEntry& e) const {
+  if (e.change) return audit::render_change_listing(e.id, e.date, *e.change, catalog_);
+  return audit::render_listing(e.id, e.date, e.content, catalog_);
+}
+
 bool AuditLogStore::matches(const AuditEntry& e, const AuditPageQuery& q) const {
   if (q.q.empty() && q.spec.empty()) return true;
-  const audit::Description d = audit::describe(e.content, catalog_);
+  const audit::Description d = e.change ? e.change->text : audit::describe(e.content, catalog_);
   if (!q.q.empty() && !icontains(d.name, q.q) && !icontains(d.description, q.q)) return false;
   if (!q.spec.empty() && !specifier_matches(q.spec, d.resource)) return false;
   return true;
@@ -133,7 +149,7 @@ AuditPage AuditLogStore::page(const AuditPageQuery& q) const {
       page.next = AuditPosition{last->date, last->id};
       break;
     }
-    page.items.push_back(audit::render_listing(it->id, it->date, it->content, catalog_));
+    page.items.push_back(render_listing(*it));
     last = &*it;
     ++taken;
   }
@@ -149,6 +165,7 @@ std::optional<nlohmann::ordered_json> AuditLogStore::detail(const std::string& i
                                      return key_less(e.date, e.id, k.first, k.second);
                                    });
   if (it == entries_.end() || it->id != id) return std::nullopt;
+  if (it->change) return audit::render_change_detail(it->id, it->date, *it->change, catalog_);
   return audit::render_detail(it->id, it->date, it->content, catalog_);
 }
 

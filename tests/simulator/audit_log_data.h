@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -22,6 +23,8 @@ struct AuditEntry {
   std::string id;
   std::int64_t date = 0;
   audit::AuditContent content;
+  // Set for entries about the simulator's own entity mutations; `content` is unused then.
+  std::shared_ptr<const audit::EntityChange> change;
 };
 
 // A position in the newest-first order: the page continues strictly after it.
@@ -60,6 +63,12 @@ class AuditLogStore {
   // the millisecond; each is dated 1-20 s in the past with probability `late_rate`.
   std::vector<std::string> append_tick(std::int64_t now, double late_rate);
 
+  // Appends one entry about an entity mutation, dated `date`. Returns its id.
+  std::string append_change(std::int64_t date, audit::EntityChange change);
+
+  // The fictional account (members, tokens) that actors of entries are drawn from.
+  const audit::Catalog& catalog() const { return catalog_; }
+
   // Every _id, newest first.
   std::vector<std::string> ids() const;
   std::size_t size() const;
@@ -70,7 +79,9 @@ class AuditLogStore {
   void insert_locked(AuditEntry entry);
   bool matches(const AuditEntry& e, const AuditPageQuery& q) const;
 
-  audit::Catalog catalog_;
+  nlohmann::ordered_json render_listing(const AuditEntry& e) const;
+
+  const audit::Catalog catalog_;
   mutable std::shared_mutex mu_;
   std::vector<AuditEntry> entries_;  // ascending by (date, id); newest-first = reversed
   std::unordered_map<std::string, std::int64_t> date_by_id_;

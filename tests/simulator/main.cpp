@@ -96,11 +96,34 @@ int main(int argc, char** argv) {
                  "Fraction of appended entries dated 1-20 s in the past")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  // Later families add their flags here (--projects, --flags, ...).
+  // Entity families (projects, environments, flags, segments, contexts, members, teams,
+  // metrics, experiments).
+  ldsim::EntityConfig& ent = cfg.entities;
+  std::string mutate_every = "off";
+  const auto count = [&](const char* name, std::int64_t& field, const char* what, std::int64_t max) {
+    app.add_option(name, field, what)->capture_default_str()->check(
+        CLI::Range(static_cast<std::int64_t>(0), max));
+  };
+  count("--projects", ent.projects, "Projects (keys default, mobile-app, project-3, ...)", 1000);
+  count("--environments", ent.environments,
+        "Environments per project (production, test, env-3, ...)", 1000);
+  count("--flags", ent.flags, "Flags per project", 1000000);
+  count("--segments", ent.segments, "Segments per project and environment", 1000000);
+  count("--contexts", ent.contexts, "Contexts per project and environment", 10000000);
+  count("--members", ent.members, "Account members", 1000000);
+  count("--teams", ent.teams, "Teams", 100000);
+  count("--metrics", ent.metrics, "Metrics per project", 1000000);
+  count("--experiments", ent.experiments, "Experiments per project and environment (beta)", 100000);
+  app.add_option("--mutate-every", mutate_every,
+                 "Apply one random entity mutation every DURATION (e.g. 200ms, 1s; off)")
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
 
   cfg.audit_log.append_every = duration_or_exit("--append-every", append_every);
+  cfg.entities.mutate_every = duration_or_exit("--mutate-every", mutate_every);
+  // The generated entities end where the generated audit log ends.
+  cfg.entities.end_ms = cfg.audit_log.end_ms;
   cfg.fault_delay_max = duration_or_exit("--fault-delay-max", fault_delay_max);
   if (cfg.token.empty()) {
     std::cerr << "ld-simulator: --token must not be empty\n";

@@ -24,6 +24,25 @@ struct AuditLogConfig {
   double late_rate = 0.0;
 };
 
+// The entity families (projects, environments, flags, segments, contexts, members, teams,
+// metrics, experiments): sizes of the generated data set and the background mutator.
+struct EntityConfig {
+  std::int64_t projects = 2;      // keys default, mobile-app, then project-3, ...
+  std::int64_t environments = 2;  // per project: production, test, then env-3, ...
+  std::int64_t flags = 30;        // per project
+  std::int64_t segments = 10;     // per project and environment
+  std::int64_t contexts = 200;    // per project and environment
+  std::int64_t members = 15;
+  std::int64_t teams = 5;
+  std::int64_t metrics = 8;       // per project
+  std::int64_t experiments = 3;   // per project and environment (beta endpoint)
+  // "Now" of the generated data set: every generated date lies before it, so the same
+  // seed gives the same data after a restart. Mutations use the wall clock.
+  std::int64_t end_ms = 1764000000000;
+  // Background mutations: one random mutation per period. Zero means off.
+  std::chrono::milliseconds mutate_every{0};
+};
+
 struct SimConfig {
   int port = 0;                 // 0 = pick a free port
   std::string token;            // expected raw value of the Authorization header
@@ -34,8 +53,7 @@ struct SimConfig {
   std::size_t threads = 32;     // HTTP worker threads
 
   AuditLogConfig audit_log;
-  // Later families (projects, environments, flags, segments, contexts, members, teams,
-  // metrics) add their own config struct here.
+  EntityConfig entities;
 };
 
 // Parses "500ms", "2s", "1m", "1500" (ms) or "off"/"0". Returns nullopt when malformed.

@@ -1,0 +1,141 @@
+// metrics and experiments (API-NOTES §4):
+//   GET /api/v2/metrics/{projectKey}: offset-paged in creation order, limit default 20,
+//     maximum 50 (served as 50 above: no 400 is declared); sort createdAt or name;
+//     expand=experimentCount. `lastModified` is {date: RFC 3339}, not ms.
+//   GET /api/v2/projects/{projectKey}/environments/{environmentKey}/experiments (beta):
+//     403 unless `LD-API-Version: beta`; lifecycleState active (default), archived or
+//     both; the collection's count is snake_case `total_count`.
+#include <algorithm>
+
+#include "entity_families.h"
+#include "http_util.h"
+#include "paging.h"
+
+namespace ldsim {
+
+namespace {
+
+void list_metrics(const EntityWorld& world, const httplib::Request& req, httplib::Response& res) {
+  const std::string project_key = req.matches[1];
+  const auto page = parse_page_request(req, res, PageLimits{20, 50, true});
+  if (!page) return;
+  if (req.has_param("filter")) {
+    set_error(res, 400, "invalid_request", "the simulator does not support metric filters");
+    return;
+  }
+  bool by_name = false;
+  bool desc = false;
+  if (req.has_param("sort")) {
+    const std::string sort = req.get_param_value("sort");
+    desc = !sort.empty() && sort[0] == '-';
+    const std::string field = desc ? sort.substr(1) : sort;
+    if (field != "createdAt" && field != "name") {
+      set_error(res, 400, "invalid_request", "unsupported sort '" + sort + "'");
+      return;
+    }
+    by_name = field == "name";
+  }
+  const bool experiment_count = has_expand(req, "experimentCount");
+  QueryParams params;
+  for (const char* name : {"sort", "expand"}) keep_param(req, name, params);
+
+  world.read([&](const WorldData& w) {
+    const ProjectRecord* p = w.project(project_key);
+    if (p == nullptr) {
+      set_error(res, 404, "not_found", "Unknown project: " + project_key);
+      return;
+    }
+    const std::size_t n = p->metrics.size();
+    const auto at = [&](std::size_t i) -> const MetricRecord* {
+      const std::size_t k = desc ? n - 1 - i : i;
+      return by_name ? p->metrics_by_name[k] : p->metrics[k].get();
+    };
+    ojson body;
+    ojson items = ojson::array();
+    const auto [begin, end] = page_bounds(*page, n);
+    for (std::size_t i = begin; i < end; ++i) {
+      ojson m = at(i)->doc;
+      if (!experiment_count) m.erase("experimentCount");
+      items.push_back(std::move(m));
+    }
+    body["items"] = std::move(items);
+    body["_links"] = page_links("/api/v2/metrics/" + project_key, params, *page,
+                                static_cast<std::int64_t>(n));
+    body["totalCount"] = n;
+    set_json(res, 200, body);
+  });
+}
+
+void list_experiments(const EntityWorld& world, const httplib::Request& req, httplib::Response& res) {
+  const std::string project_key = req.matches[1];
+  const std::string env_key = req.matches[2];
+  // Beta resources need the beta version header on every call (API-NOTES §0).
+  if (req.get_header_value("LD-API-Version") != "beta") {
+    set_error(res, 403, "forbidden",
+              "This is a beta resource: send the header LD-API-Version: beta");
+    return;
+  }
+  const auto page = parse_page_request(req, res, PageLimits{20, 0, false});
+  if (!page) return;
+  if (req.has_param("filter")) {
+    set_error(res, 400, "invalid_request", "the simulator does not support experiment filters");
+    return;
+  }
+  bool active = true;
+  bool archived = false;
+  if (req.has_param("lifecycleState")) {
+    active = archived = false;
+    for (const auto& state : split(req.get_param_value("lifecycleState"), ',')) {
+      if (state == "active") {
+        active = true;
+      } else if (state == "archived") {
+        archived = true;
+      } else {
+        set_error(res, 400, "invalid_request", "lifecycleState must list active and/or archived");
+        return;
+      }
+    }
+  }
+  QueryParams params;
+  for (const char* name : {"lifecycleState", "expand"}) keep_param(req, name, params);
+
+  world.read([&](const WorldData& w) {
+    const ProjectRecord* p = w.project(project_key);
+    const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
+    if (e == nullptr) {
+      set_error(res, 404, "not_found",
+                "Unknown project or environment: " + project_key + "/" + env_key);
+      return;
+    }
+    std::vector<const ExperimentRecord*> selected;
+    for (const auto& x : e->experiments) {
+      if (x->archived() ? archived : active) selected.push_back(x.get());
+    }
+    ojson body;
+    ojson items = ojson::array();
+    const auto [begin, end] = page_bounds(*page, selected.size());
+    for (std::size_t i = begin; i < end; ++i) items.push_back(selected[i]->doc);
+    body["items"] = std::move(items);
+    body["total_count"] = selected.size();
+    body["_links"] = page_links(
+        "/api/v2/projects/" + project_key + "/environments/" + env_key + "/experiments", params,
+        *page, static_cast<std::int64_t>(selected.size()));
+    set_json(res, 200, body);
+  });
+}
+
+}  // namespace
+
+void MetricsFamily::register_api_routes(ApiRouter& api) {
+  api.get("/api/v2/metrics/{projectKey}",
+          [this](const httplib::Request& req, httplib::Response& res) { list_metrics(*world_, req, res); });
+}
+
+void ExperimentsFamily::register_api_routes(ApiRouter& api) {
+  api.get("/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            list_experiments(*world_, req, res);
+          });
+}
+
+}  // namespace ldsim
