@@ -9,6 +9,12 @@ method and status), and checks the semantics the exporter relies on: newest-firs
 pages, `next` links that yield every entry exactly once even when a millisecond's
 entries straddle a page boundary, and exclusive `before`/`after`.
 
+The entity endpoints (projects, environments, flags, segments, contexts, members, teams,
+metrics, experiments) are checked the same way on a second simulator: every page of
+every listing valid, `next`/offset paging and the contexts continuation token yielding
+each `/_sim/truth/<stream>` id exactly once with its version, 404 for unknown projects,
+and mutations (/_sim/mutate) that show up in the listings, the truth and the audit log.
+
 Exit codes: 0 pass, 1 fail, 77 skipped (spec not available).
 """
 
@@ -119,10 +125,20 @@ class Spec:
 
     def validate(self, path, method, status, body):
         schema = dict(self.response_schema(path, method, status), components=self.components)
+        self._check(schema, body, f"{method} {path} {status}")
+
+    def validate_component(self, name, body, what):
+        """Against components/schemas/<name>, for answers the spec does not declare (e.g. the
+        404 of contexts/search, which real servers send for an unknown project)."""
+        check(name in self.components.get("schemas", {}), f"spec has no schema {name}")
+        schema = {"$ref": f"#/components/schemas/{name}", "components": self.components}
+        self._check(schema, body, what)
+
+    def _check(self, schema, body, what):
         validator = self.jsonschema.Draft4Validator(schema)
         errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
         if errors:
-            lines = [f"{method} {path} {status}: response does not match the spec schema:"]
+            lines = [f"{what}: response does not match the spec schema:"]
             for e in errors[:10]:
                 where = "/".join(str(p) for p in e.absolute_path) or "(root)"
                 lines.append(f"  at {where}: {e.message[:300]}")
@@ -170,14 +186,20 @@ class Simulator:
             self.proc.stdout.close()
         return self.proc.returncode
 
-    def request(self, method, target, token=TOKEN, timeout=15):
-        """One request on a fresh connection. Returns (status, headers, parsed JSON body)."""
+    def request(self, method, target, token=TOKEN, timeout=15, body=None, headers=None):
+        """One request on a fresh connection. Returns (status, headers, parsed JSON body).
+        `body` (JSON-encoded when not None) and `headers` (added or overriding) are optional."""
         conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
         try:
-            headers = {"Accept": "application/json", "LD-API-Version": "20240415"}
+            sent = {"Accept": "application/json", "LD-API-Version": "20240415"}
             if token is not None:
-                headers["Authorization"] = token
-            conn.request(method, target, headers=headers)
+                sent["Authorization"] = token
+            payload = None
+            if body is not None:
+                payload = json.dumps(body).encode()
+                sent["Content-Type"] = "application/json"
+            sent.update(headers or {})
+            conn.request(method, target, body=payload, headers=sent)
             resp = conn.getresponse()
             raw = resp.read()
             hdrs = {k.lower(): v for k, v in resp.getheaders()}
@@ -512,6 +534,507 @@ def test_faults(sim):
     print(f"  fault injection at rate 1: {outcomes}")
 
 
+# --------------------------------------------------------------------------- entities
+
+# A data set small enough to walk quickly and large enough that every listing spans
+# several pages at the page sizes below.
+ENTITY_ARGS = ["--seed", str(SEED), "--audit-entries", "50", "--projects", "2",
+               "--environments", "3", "--flags", "45", "--segments", "12", "--contexts", "120",
+               "--members", "30", "--teams", "7", "--metrics", "9", "--experiments", "4"]
+ENTITY_STREAMS = ("projects", "environments", "flags", "segments", "contexts", "members",
+                  "teams", "metrics", "experiments")
+BETA = {"LD-API-Version": "beta"}
+PROJECTS = "/api/v2/projects"
+PROJECT = "/api/v2/projects/{projectKey}"
+ENVIRONMENTS = "/api/v2/projects/{projectKey}/environments"
+FLAGS = "/api/v2/flags/{projectKey}"
+FLAG = "/api/v2/flags/{projectKey}/{featureFlagKey}"
+SEGMENTS = "/api/v2/segments/{projectKey}/{environmentKey}"
+CONTEXTS = "/api/v2/projects/{projectKey}/environments/{environmentKey}/contexts/search"
+MEMBERS = "/api/v2/members"
+TEAMS = "/api/v2/teams"
+METRICS = "/api/v2/metrics/{projectKey}"
+EXPERIMENTS = "/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments"
+
+
+def truth_of(sim, stream):
+    status, _, truth = sim.get(f"/_sim/truth/{stream}", token=None)
+    check(status == 200 and set(truth) == {"live", "deleted"}, f"truth/{stream}: {status} {truth!r:.200}")
+    ids = [e["id"] for e in truth["live"]]
+    check(len(set(ids)) == len(ids), f"truth/{stream}: live ids are not unique")
+    check(not set(ids) & set(truth["deleted"]), f"truth/{stream}: an id is both live and deleted")
+    return {e["id"]: e["version"] for e in truth["live"]}, set(truth["deleted"])
+
+
+def walk_offset(sim, spec, spec_path, first_target, max_pages, headers=None, count="totalCount"):
+    """Follows _links.next from first_target; validates every page. Returns all items."""
+    items = []
+    target = first_target
+    prefix = first_target.split("?")[0] + "?"
+    totals = set()
+    for _ in range(max_pages):
+        status, _, body = sim.request("GET", target, headers=headers)
+        check(status == 200, f"GET {target}: status {status}: {body}")
+        spec.validate(spec_path, "GET", 200, body)
+        check("self" in body["_links"], f"GET {target}: no self link")
+        if count in body:
+            totals.add(body[count])
+        items += body["items"]
+        nxt = body["_links"].get("next")
+        if nxt is None:
+            check(len(totals) <= 1, f"{first_target}: {count} changed during the walk: {totals}")
+            if totals and "offset=" not in first_target:
+                check(totals.pop() == len(items), f"{first_target}: {count} is not the number of items")
+            return items
+        check(nxt["href"].startswith(prefix), f"next href {nxt['href']} does not continue {prefix}")
+        check(body["items"], f"GET {target}: empty page with a next link")
+        target = nxt["href"]
+    raise Failure(f"following next from {first_target}: more than {max_pages} pages")
+
+
+def check_ids_once(ids, expected, what):
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    check(not dupes, f"{what}: ids returned more than once, e.g. {dupes[:3]}")
+    missing = sorted(set(expected) - set(ids))
+    extra = sorted(set(ids) - set(expected))
+    check(not missing, f"{what}: {len(missing)} truth ids never returned, e.g. {missing[:3]}")
+    check(not extra, f"{what}: {len(extra)} ids not in the truth, e.g. {extra[:3]}")
+
+
+def check_versions(items, truth, id_of, version_of, what):
+    for it in items:
+        check(truth[id_of(it)] == version_of(it),
+              f"{what}: {id_of(it)} has version {version_of(it)}, truth says {truth[id_of(it)]}")
+
+
+def test_projects_environments(sim, spec):
+    projects, _ = truth_of(sim, "projects")
+    envs, _ = truth_of(sim, "environments")
+    items = walk_offset(sim, spec, PROJECTS, f"{PROJECTS}?limit=1", 10)
+    check_ids_once([p["key"] for p in items], projects, "projects walk")
+    check(all(v is None for v in projects.values()), "projects have no version")
+    seen_envs = []
+    for key in projects:
+        status, _, body = sim.get(f"{PROJECTS}/{key}")
+        check(status == 200 and body["key"] == key, f"GET project {key}: {status}")
+        spec.validate(PROJECT, "GET", 200, body)
+        walked = walk_offset(sim, spec, ENVIRONMENTS, f"{PROJECTS}/{key}/environments?limit=2", 10)
+        for e in walked:
+            check(e["apiKey"].startswith("sdk-") and e["mobileKey"].startswith("mob-"),
+                  f"environment {key}/{e['key']}: apiKey/mobileKey are not sdk-/mob- keys")
+        seen_envs += [f"{key}/{e['key']}" for e in walked]
+    check_ids_once(seen_envs, envs, "environments walks")
+    # expand=environments embeds the first page of each project's environments.
+    expanded = walk_offset(sim, spec, PROJECTS, f"{PROJECTS}?expand=environments&limit=1", 10)
+    for p in expanded:
+        embedded = p["environments"]
+        check(embedded["totalCount"] == len([e for e in envs if e.startswith(p["key"] + "/")]),
+              f"project {p['key']}: embedded totalCount is wrong")
+    print(f"  projects ({len(projects)}) and environments ({len(envs)}) walked once each, "
+          f"with secrets; expand=environments valid")
+
+
+def test_embedded_environment_paging(binary, spec):
+    """More than 20 environments: the embedded collection is only the first page."""
+    sim = Simulator(binary, "--projects", "1", "--environments", "23", "--flags", "1",
+                    "--segments", "0", "--contexts", "0", "--audit-entries", "0")
+    try:
+        status, _, body = sim.get(f"{PROJECTS}?expand=environments")
+        check(status == 200, f"expand=environments: {status}")
+        spec.validate(PROJECTS, "GET", 200, body)
+        embedded = body["items"][0]["environments"]
+        check(embedded["totalCount"] == 23 and len(embedded["items"]) == 20,
+              f"embedded environments: totalCount {embedded['totalCount']}, "
+              f"{len(embedded['items'])} items (expected 23 and the first 20)")
+        rest = walk_offset(sim, spec, ENVIRONMENTS, embedded["_links"]["next"]["href"], 5)
+        keys = [e["key"] for e in embedded["items"] + rest]
+        check(len(set(keys)) == 23, f"embedded page plus its next link: {len(set(keys))} environments")
+    finally:
+        check(sim.stop() == 0, "ld-simulator (23 environments) did not exit 0")
+    print("  expand=environments with 23 environments: first 20 embedded, next link gives the rest")
+
+
+def flag_id(project):
+    return lambda f: f"{project}/{f['key']}"
+
+
+def test_flags(sim, spec):
+    truth, deleted = truth_of(sim, "flags")
+    projects, _ = truth_of(sim, "projects")
+    envs, _ = truth_of(sim, "environments")
+    ids = []
+    for p in projects:
+        p_envs = sorted(e.split("/")[1] for e in envs if e.startswith(p + "/"))
+        live = walk_offset(sim, spec, FLAGS, f"/api/v2/flags/{p}?limit=7", 30)
+        check(live and all("environments" not in f for f in live),
+              f"flags {p}: items without env= must carry no environments map")
+        check(all(not f["archived"] for f in live), f"flags {p}: archived flag in the default list")
+        archived = walk_offset(sim, spec, FLAGS, f"/api/v2/flags/{p}?filter=state:archived&limit=2", 30)
+        check(all(f["archived"] for f in archived), f"flags {p}: unarchived flag in the archived list")
+        both = live + archived
+        check_versions(both, truth, flag_id(p), lambda f: f["_version"], f"flags {p}")
+        ids += [flag_id(p)(f) for f in both]
+
+        env_q = "&".join(f"env={e}" for e in p_envs)
+        full = walk_offset(sim, spec, FLAGS, f"/api/v2/flags/{p}?{env_q}&summary=0&limit=100", 3)
+        check(len(full) == len(live), f"flags {p}: limit=100 walk differs from limit=7 walk")
+        for f in full:
+            check(sorted(f["environments"]) == p_envs, f"flag {p}/{f['key']}: environments "
+                                                       f"{sorted(f['environments'])}, asked {p_envs}")
+            for c in f["environments"].values():
+                check("rules" in c and "targets" in c and "prerequisites" in c,
+                      f"flag {p}/{f['key']}: summary=0 omits targeting")
+        one_env = walk_offset(sim, spec, FLAGS, f"/api/v2/flags/{p}?env={p_envs[0]}&limit=50", 3)
+        for f in one_env:
+            check(list(f["environments"]) == [p_envs[0]], f"flag {p}/{f['key']}: env= not applied")
+            c = f["environments"][p_envs[0]]
+            check("rules" not in c and "_summary" in c, f"flag {p}/{f['key']}: without summary=0 "
+                                                        "a configuration must omit its rules")
+        for f in (live[:2] + archived[:1]):
+            status, _, body = sim.get(f"/api/v2/flags/{p}/{f['key']}")
+            check(status == 200, f"GET flag {p}/{f['key']}: {status}")
+            spec.validate(FLAG, "GET", 200, body)
+            check(sorted(body["environments"]) == p_envs, f"GET flag {p}/{f['key']}: every "
+                                                          "environment expected")
+            status, _, body = sim.get(f"/api/v2/flags/{p}/{f['key']}?env={p_envs[-1]}")
+            check(status == 200 and list(body["environments"]) == [p_envs[-1]],
+                  f"GET flag {p}/{f['key']}?env=: not restricted")
+    check_ids_once(ids, truth, "flags walks (default + filter=state:archived)")
+    status, _, body = sim.get("/api/v2/flags/default?limit=101")
+    check(status == 400, f"flags limit=101: expected 400, got {status}")
+    spec.validate(FLAGS, "GET", 400, body)
+    print(f"  flags: {len(ids)} ids once (default + archived walks), versions match; env=, "
+          f"summary=0 and single-flag GETs valid")
+    return len(deleted)
+
+
+def test_segments(sim, spec):
+    truth, _ = truth_of(sim, "segments")
+    envs, _ = truth_of(sim, "environments")
+    ids = []
+    bigs = 0
+    for pe in envs:
+        p, e = pe.split("/")
+        items = walk_offset(sim, spec, SEGMENTS, f"/api/v2/segments/{p}/{e}?limit=5", 20)
+        seg_id = lambda s: f"{pe}/{s['key']}"
+        check_versions(items, truth, seg_id, lambda s: s["version"], f"segments {pe}")
+        ids += [seg_id(s) for s in items]
+        for s in items:
+            if s["unbounded"]:
+                bigs += 1
+                check(not s.get("included") and not s.get("excluded"),
+                      f"big segment {pe}/{s['key']} lists included/excluded targets")
+        recent = walk_offset(sim, spec, SEGMENTS, f"/api/v2/segments/{p}/{e}?sort=-lastModified&limit=5", 20)
+        dates = [s["lastModifiedDate"] for s in recent]
+        check(dates == sorted(dates, reverse=True), f"segments {pe}: sort=-lastModified is not descending")
+        check(sorted(map(seg_id, recent)) == sorted(map(seg_id, items)), f"segments {pe}: sorted walk differs")
+        status, _, body = sim.get(f"/api/v2/segments/{p}/{e}?limit=500")
+        check(status == 200 and len(body["items"]) == min(50, len(items)),
+              f"segments limit=500: expected at most 50 items, got {status} {len(body.get('items', []))}")
+    check_ids_once(ids, truth, "segments walks")
+    check(bigs > 0, "no big (unbounded) segment in the data set")
+    print(f"  segments: {len(ids)} ids once, versions match, sort=-lastModified descending, "
+          f"{bigs} big segments without lists")
+
+
+def search(sim, spec, pe, body=None, query=""):
+    p, e = pe.split("/")
+    target = f"/api/v2/projects/{p}/environments/{e}/contexts/search{query}"
+    status, _, page = sim.request("POST", target, body={} if body is None else body)
+    check(status == 200, f"POST {target} {body}: {status} {page}")
+    spec.validate(CONTEXTS, "POST", 200, page)
+    return page
+
+
+def context_id(pe, record):
+    c = record["context"]
+    cid = f"{pe}/{c['kind']}/{c['key']}"
+    return cid + (f"/{record['applicationId']}" if "applicationId" in record else "")
+
+
+def walk_contexts(sim, spec, pe, sort, limit, via_query, token=None):
+    """Re-POSTs with each page's continuationToken until a short page. Returns (items, last token)."""
+    items = []
+    for _ in range(500):
+        params = {"sort": sort, "limit": limit}
+        if token:
+            params["continuationToken"] = token
+        if via_query:
+            page = search(sim, spec, pe, query="?" + urllib.parse.urlencode(params))
+        else:
+            page = search(sim, spec, pe, body=params)
+        check(len(page["items"]) <= limit, f"contexts {pe}: more than limit={limit} items")
+        items += page["items"]
+        if page["items"]:
+            check("continuationToken" in page, f"contexts {pe}: a non-empty page without a token")
+            token = page["continuationToken"]
+        if "next" not in page["_links"]:
+            return items, token
+        check(len(page["items"]) == limit, f"contexts {pe}: a short page with a next link")
+    raise Failure(f"contexts {pe}: more than 500 pages")
+
+
+def test_contexts(sim, spec):
+    truth, _ = truth_of(sim, "contexts")
+    envs, _ = truth_of(sim, "environments")
+    ids = []
+    tokens = {}
+    for pe in envs:
+        items, token = walk_contexts(sim, spec, pe, "ts", 50, via_query=False)
+        seen = [it["lastSeen"] for it in items]
+        check(seen == sorted(seen, key=parse_rfc3339), f"contexts {pe}: sort=ts is not lastSeen ascending")
+        ids += [context_id(pe, it) for it in items]
+        tokens[pe] = token
+        back, _ = walk_contexts(sim, spec, pe, "-ts", 7, via_query=True)
+        check([context_id(pe, it) for it in back] == [context_id(pe, it) for it in reversed(items)],
+              f"contexts {pe}: the -ts walk is not the ts walk reversed")
+    check_ids_once(ids, truth, "contexts walks (continuation token)")
+    apps = sum(1 for i in ids if i.count("/") > 3)
+    check(0 < apps < len(ids), "contexts: expected some records with and some without applicationId")
+    kind_keys = [i.split("/")[2:4] for i in ids]
+    check(any(kind_keys.count(k) > 1 for k in kind_keys),
+          "contexts: no kind+key seen by two applications (identity must include applicationId)")
+
+    pe = next(iter(envs))
+    p, e = pe.split("/")
+    target = f"/api/v2/projects/{p}/environments/{e}/contexts/search?limit=5"
+    status, _, body = sim.request("POST", target, body={"sort": "ts"})
+    check(status == 400, f"contexts: query and body parameters together: expected 400, got {status}")
+    spec.validate(CONTEXTS, "POST", 400, body)
+    status, _, body = sim.request("POST", target.replace("limit=5", "limit=51"), body={})
+    check(status == 400, f"contexts limit=51: expected 400, got {status}")
+    status, _, body = sim.request("POST", target.split("?")[0], body={"limit": 5, "sort": "ts",
+                                                                      "continuationToken": "bogus"})
+    check(status == 400, f"contexts with a bad token: expected 400, got {status}")
+    page = search(sim, spec, pe, body={"limit": 3, "filter": 'kind equals "organization"'})
+    check(all(it["context"]["kind"] == "organization" for it in page["items"]), "kind filter not applied")
+    print(f"  contexts: {len(ids)} ids once over continuation tokens (ts and -ts), {apps} with an "
+          f"applicationId; both-parameter forms and bad limits rejected")
+    return tokens
+
+
+def parse_rfc3339(text):
+    """'2025-11-24T15:00:57.526470334Z' -> (datetime to the second, nanoseconds)."""
+    check(text.endswith("Z"), f"lastSeen {text!r} is not UTC RFC 3339")
+    whole, _, frac = text[:-1].partition(".")
+    base = datetime.datetime.strptime(whole, "%Y-%m-%dT%H:%M:%S")
+    return base, int((frac + "000000000")[:9])
+
+
+def test_people(sim, spec):
+    members, _ = truth_of(sim, "members")
+    items = walk_offset(sim, spec, MEMBERS, f"{MEMBERS}?limit=7", 20)
+    check_ids_once([m["_id"] for m in items], members, "members walk")
+    status, _, body = sim.get(f"{MEMBERS}?limit=1000")
+    check(status == 200 and len(body["items"]) == len(members), "members limit=1000: one page expected")
+    teams, _ = truth_of(sim, "teams")
+    items = walk_offset(sim, spec, TEAMS, f"{TEAMS}?limit=3&expand=members,roles,maintainers", 10)
+    check_ids_once([t["key"] for t in items], teams, "teams walk")
+    check_versions(items, teams, lambda t: t["key"], lambda t: t["_version"], "teams")
+    check(all("totalCount" in t["members"] for t in items), "teams: expand=members not applied")
+    metrics, _ = truth_of(sim, "metrics")
+    projects, _ = truth_of(sim, "projects")
+    ids = []
+    for p in projects:
+        items = walk_offset(sim, spec, METRICS, f"/api/v2/metrics/{p}?limit=4", 10)
+        check_versions(items, metrics, flag_id(p), lambda m: m["_version"], f"metrics {p}")
+        check(all(isinstance(m["lastModified"]["date"], str) for m in items),
+              "metrics: lastModified must be {date: RFC 3339}")
+        ids += [flag_id(p)(m) for m in items]
+    check_ids_once(ids, metrics, "metrics walks")
+    print(f"  members ({len(members)}), teams ({len(teams)}) and metrics ({len(metrics)}) "
+          f"walked once each, versions match")
+
+
+def test_experiments(sim, spec):
+    truth, _ = truth_of(sim, "experiments")
+    envs, _ = truth_of(sim, "environments")
+    pe = next(iter(envs))
+    p, e = pe.split("/")
+    target = f"/api/v2/projects/{p}/environments/{e}/experiments"
+    status, _, body = sim.get(target)
+    check(status == 403, f"experiments without the beta header: expected 403, got {status}")
+    spec.validate(EXPERIMENTS, "GET", 403, body)
+    ids = []
+    archived = 0
+    for pe in envs:
+        p, e = pe.split("/")
+        target = f"/api/v2/projects/{p}/environments/{e}/experiments"
+        both = walk_offset(sim, spec, EXPERIMENTS, f"{target}?lifecycleState=active,archived&limit=2",
+                           10, headers=BETA, count="total_count")
+        active = walk_offset(sim, spec, EXPERIMENTS, f"{target}?limit=2", 10, headers=BETA,
+                             count="total_count")
+        check(all("archivedDate" not in x for x in active), "experiments: default lists archived ones")
+        archived += len(both) - len(active)
+        ids += [f"{pe}/{x['key']}" for x in both]
+    check_ids_once(ids, truth, "experiments walks (lifecycleState=active,archived)")
+    check(archived > 0, "no archived experiment in the data set")
+    print(f"  experiments (beta): 403 without the header; {len(ids)} ids once, {archived} archived")
+
+
+def test_entity_not_found(sim, spec):
+    unknown = "no-such-project"
+    cases = [(PROJECT, f"{PROJECTS}/{unknown}", None),
+             (ENVIRONMENTS, f"{PROJECTS}/{unknown}/environments", None),
+             (FLAGS, f"/api/v2/flags/{unknown}", None),
+             (FLAG, f"/api/v2/flags/{unknown}/flag-1", None),
+             (FLAG, "/api/v2/flags/default/no-such-flag", None),
+             (SEGMENTS, f"/api/v2/segments/{unknown}/production", None),
+             (SEGMENTS, "/api/v2/segments/default/no-such-env", None),
+             (METRICS, f"/api/v2/metrics/{unknown}", None),
+             (EXPERIMENTS, f"{PROJECTS}/{unknown}/environments/production/experiments", BETA)]
+    for spec_path, target, headers in cases:
+        status, _, body = sim.request("GET", target, headers=headers)
+        check(status == 404, f"GET {target}: expected 404, got {status}")
+        spec.validate(spec_path, "GET", 404, body)
+        check(body["code"] == "not_found", f"GET {target}: 404 code {body}")
+    # contexts/search declares no 404; a real server still answers one, with an error body.
+    target = f"{PROJECTS}/{unknown}/environments/production/contexts/search"
+    status, _, body = sim.request("POST", target, body={})
+    check(status == 404, f"POST {target}: expected 404, got {status}")
+    spec.validate_component("NotFoundErrorRep", body, f"POST {target} 404")
+    status, _, body = sim.get(f"/api/v2/flags/default", token="wrong-token")
+    check(status == 401, f"flags with a bad token: {status}")
+    spec.validate(FLAGS, "GET", 401, body)
+    print(f"  404 for unknown projects/environments/flags on {len(cases) + 1} routes; 401 applies")
+
+
+def test_mutations(sim, spec, context_tokens):
+    before = {s: truth_of(sim, s) for s in ENTITY_STREAMS}
+    kinds = ["flag_created", "flag_changed", "flag_archived", "flag_deleted", "segment_edited",
+             "segment_deleted", "context_first_seen", "context_seen_again", "member_added",
+             "member_removed", "team_changed", "metric_changed"]
+    done = []
+    for kind in kinds:
+        status, _, body = sim.request("POST", f"/_sim/mutate?n=2&kind={kind}", token=None)
+        check(status == 200 and len(body["mutations"]) == 2, f"mutate {kind}: {status} {body}")
+        done += body["mutations"]
+    status, _, body = sim.request("POST", "/_sim/mutate?n=20", token=None)
+    check(status == 200 and len(body["mutations"]) == 20, f"mutate n=20: {status}")
+    done += body["mutations"]
+    after = {s: truth_of(sim, s) for s in ENTITY_STREAMS}
+    last = {}
+    for m in done:
+        last[(m["stream"], m["id"])] = m
+    for (stream, mid), m in last.items():
+        live, deleted = after[stream]
+        if m["op"] == "delete":
+            check(mid in deleted and mid not in live, f"{m}: not deleted in the truth")
+        else:
+            check(mid in live, f"{m}: not live in the truth")
+            if m["kind"] in ("flag_changed", "flag_archived", "segment_edited", "team_changed",
+                             "metric_changed") and mid in before[stream][0]:
+                check(live[mid] > before[stream][0][mid], f"{m}: version did not grow")
+    audited = 0
+    for m in done:
+        if m["stream"] not in ("flags", "segments"):
+            check("audit_id" not in m, f"{m}: only flag and segment mutations are audited")
+            continue
+        status, _, entry = sim.get(f"/api/v2/auditlog/{m['audit_id']}")
+        check(status == 200, f"audit entry of {m}: {status}")
+        spec.validate(DETAIL, "GET", 200, entry)
+        parts = m["id"].split("/")
+        kind = "flag" if m["stream"] == "flags" else "segment"
+        resource = entry["accesses"][0]["resource"]
+        if kind == "segment":
+            env = parts[1]
+        elif m["kind"] == "flag_changed":
+            # the environment whose targeting changed
+            env = resource.split(":")[1][len("env/"):]
+            check(f"{parts[0]}/{env}" in after["environments"][0], f"audit entry of {m}: {resource}")
+        else:
+            env = "*"  # created, archived, deleted: the flag in every environment
+        expected = f"proj/{parts[0]}:env/{env}:{kind}/{parts[-1]}"
+        check(entry["kind"] == kind and resource == expected and entry["target"]["resources"] == [expected],
+              f"audit entry of {m}: kind {entry['kind']}, resource {resource} (expected {expected})")
+        audited += 1
+    # A flag that was deleted is gone from the API too; an archived one moves lists.
+    flags_live, flags_deleted = after["flags"]
+    for mid in list(flags_deleted - before["flags"][1])[:2]:
+        p, k = mid.split("/")
+        status, _, body = sim.get(f"/api/v2/flags/{p}/{k}")
+        check(status == 404, f"deleted flag {mid}: GET gave {status}")
+    # Incremental contexts: from the token saved at the end of the ts walk, a re-POST
+    # returns exactly the contexts seen since (first time or again).
+    seen = {m["id"] for m in done if m["stream"] == "contexts"}
+    got = []
+    for pe, token in context_tokens.items():
+        items, _ = walk_contexts(sim, spec, pe, "ts", 50, via_query=False, token=token)
+        got += [context_id(pe, it) for it in items]
+    check(sorted(got) == sorted(seen), f"contexts after the saved tokens: {sorted(got)[:4]}..., "
+                                       f"expected the {len(seen)} mutated ones")
+    print(f"  {len(done)} mutations reflected in the truth; {audited} audit entries name their "
+          f"flag/segment; saved context tokens return exactly the {len(seen)} contexts seen since")
+
+
+def test_background_mutations(sim):
+    _, deleted0 = truth_of(sim, "flags")
+    before = {s: truth_of(sim, s) for s in ENTITY_STREAMS}
+    status, _, body = sim.request("POST", "/_sim/mutate-every?every=20ms", token=None)
+    check(status == 200 and body["mutate_every_ms"] == 20, f"mutate-every: {status} {body}")
+    changed = False
+    try:
+        for _ in range(250):  # bounded: at most ~5 s
+            time.sleep(0.02)
+            if any(truth_of(sim, s) != before[s] for s in ("flags", "segments", "contexts", "members",
+                                                          "teams", "metrics")):
+                changed = True
+                break
+    finally:
+        status, _, body = sim.request("POST", "/_sim/mutate-every?every=off", token=None)
+        check(status == 200 and body["mutate_every_ms"] == 0, "could not stop background mutations")
+    check(changed, "background mutations (every 20ms) changed nothing")
+    print("  background mutations change the truth; /_sim/mutate-every turns them off")
+
+
+def entity_snapshot(sim):
+    snap = {s: sim.get(f"/_sim/truth/{s}", token=None)[2] for s in ENTITY_STREAMS}
+    for target in (f"{PROJECTS}?expand=environments", "/api/v2/flags/default?env=production&summary=0",
+                   "/api/v2/segments/default/test", MEMBERS, f"{TEAMS}?expand=members",
+                   "/api/v2/metrics/mobile-app"):
+        snap[target] = sim.get(target)[2]
+    snap["contexts"] = sim.request("POST", CONTEXTS.replace("{projectKey}", "default")
+                                   .replace("{environmentKey}", "production"), body={"limit": 50})[2]
+    return snap
+
+
+def test_entities(binary, spec):
+    sim = Simulator(binary, *ENTITY_ARGS)
+    try:
+        baseline = entity_snapshot(sim)
+        test_projects_environments(sim, spec)
+        test_flags(sim, spec)
+        test_segments(sim, spec)
+        tokens = test_contexts(sim, spec)
+        test_people(sim, spec)
+        test_experiments(sim, spec)
+        test_entity_not_found(sim, spec)
+        test_mutations(sim, spec, tokens)
+        test_background_mutations(sim)
+        # Walks stay complete after mutations (deleted and archived entities included).
+        test_flags(sim, spec)
+        test_segments(sim, spec)
+    finally:
+        rc = sim.stop()
+    check(rc == 0, f"ld-simulator (entities) exited with {rc} on SIGTERM, expected 0")
+    for seed, same in ((SEED, True), (SEED + 1, False)):
+        args = list(ENTITY_ARGS)
+        args[1] = str(seed)
+        sim = Simulator(binary, *args)
+        try:
+            again = entity_snapshot(sim)
+        finally:
+            check(sim.stop() == 0, "ld-simulator did not exit 0")
+        if same:
+            diff = [k for k in baseline if baseline[k] != again[k]]
+            check(not diff, f"same --seed after a restart gives different entities: {diff}")
+        else:
+            check(baseline["members"] != again["members"] and baseline[MEMBERS] != again[MEMBERS],
+                  "a different --seed gives the same members")
+    print("  entities identical across restarts with the same seed, different with another")
+    test_embedded_environment_paging(binary, spec)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -544,6 +1067,7 @@ def main(argv):
     check(rc == 0, f"ld-simulator exited with {rc} on SIGTERM, expected 0")
     test_deterministic(binary, baseline)
     test_rate_limit(binary, spec)
+    test_entities(binary, spec)
     print(f"PASS: {spec.checked} responses valid against the spec "
           f"in {time.monotonic() - started:.1f}s")
     return 0
