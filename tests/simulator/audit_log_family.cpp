@@ -77,6 +77,9 @@ void AuditLogFamily::register_control_routes(ControlRouter& control) {
   control.post("/_sim/append", [this](const httplib::Request& req, httplib::Response& res) {
     append(req, res);
   });
+  control.post("/_sim/hide", [this](const httplib::Request& req, httplib::Response& res) {
+    hide(req, res);
+  });
 }
 
 nlohmann::json AuditLogFamily::truth() const { return store_.ids(); }
@@ -113,6 +116,18 @@ void AuditLogFamily::list(const httplib::Request& req, httplib::Response& res) c
   }
 
   AuditPage page = store_.page(q);
+  {
+    // The next link still points past the page's last entry, so a hidden entry is
+    // missed by this traversal and served normally afterwards.
+    std::lock_guard<std::mutex> lock(hidden_mu_);
+    if (!hidden_once_.empty()) {
+      nlohmann::ordered_json kept = nlohmann::ordered_json::array();
+      for (auto& item : page.items) {
+        if (hidden_once_.erase(item.value("_id", std::string())) == 0) kept.push_back(std::move(item));
+      }
+      page.items = std::move(kept);
+    }
+  }
   nlohmann::ordered_json body;
   body["items"] = std::move(page.items);
   nlohmann::ordered_json links;
@@ -155,6 +170,32 @@ void AuditLogFamily::append(const httplib::Request& req, httplib::Response& res)
   nlohmann::ordered_json body;
   body["appended"] = ids;
   body["date"] = date;
+  set_json(res, 200, body);
+}
+
+void AuditLogFamily::hide(const httplib::Request& req, httplib::Response& res) {
+  const std::size_t n = req.get_param_value_count("id");
+  if (n == 0) {
+    set_error(res, 400, "invalid_request", "give the entries to hide as id=ID (repeatable)");
+    return;
+  }
+  const auto known = store_.ids();
+  const std::unordered_set<std::string> known_set(known.begin(), known.end());
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string id = req.get_param_value("id", i);
+    if (known_set.count(id) == 0) {
+      set_error(res, 404, "not_found", "Unknown audit log entry: " + id);
+      return;
+    }
+    ids.push_back(std::move(id));
+  }
+  {
+    std::lock_guard<std::mutex> lock(hidden_mu_);
+    hidden_once_.insert(ids.begin(), ids.end());
+  }
+  nlohmann::ordered_json body;
+  body["hidden"] = ids;
   set_json(res, 200, body);
 }
 

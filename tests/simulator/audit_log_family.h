@@ -2,6 +2,7 @@
 //   GET /api/v2/auditlog        (AuditLogEntryListingRepCollection, paged newest-first)
 //   GET /api/v2/auditlog/{id}   (AuditLogEntryRep)
 //   POST /_sim/append?n=K[&date=MS]   (control: append entries now)
+//   POST /_sim/hide?id=ID[&id=ID...]  (control: leave entries out of one listing page)
 //   GET /_sim/truth/audit_log   (every _id, newest first)
 // plus the optional background appender (--append-every, --late-rate).
 #pragma once
@@ -10,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include "audit_log_data.h"
 #include "endpoint_family.h"
@@ -35,6 +37,7 @@ class AuditLogFamily final : public EndpointFamily {
   void list(const httplib::Request& req, httplib::Response& res) const;
   void get_one(const httplib::Request& req, httplib::Response& res) const;
   void append(const httplib::Request& req, httplib::Response& res);
+  void hide(const httplib::Request& req, httplib::Response& res);
   void appender_loop();
 
   const AuditLogConfig config_;
@@ -44,6 +47,11 @@ class AuditLogFamily final : public EndpointFamily {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread appender_;
+
+  // Entries left out of the next listing page that would show them (each once), as if
+  // LaunchDarkly listed them late: what the exporter's completeness check must catch.
+  mutable std::mutex hidden_mu_;
+  mutable std::unordered_set<std::string> hidden_once_;
 };
 
 }  // namespace ldsim
