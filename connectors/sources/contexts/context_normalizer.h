@@ -1,0 +1,35 @@
+// ContextRecord (API-NOTES §3) -> envelope. id = project/env/kind/key, plus
+// /applicationId when the record has one (a kind+key recurs per application); kind =
+// the context's kind; occurred_at = lastSeen (RFC 3339 with nanoseconds). A multi-kind
+// context's key is its canonical key: "kind:key" of each member, sorted by kind, joined
+// with ':' (':' and '%' in keys escaped as %3A and %25, as the SDKs do).
+// `context` is untyped in the spec, and its own example is a JSON-encoded string:
+// both forms are read; `data` keeps the record as received.
+#pragma once
+
+#include <simdjson.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/json_writer.h"
+#include "core/record.h"
+#include "core/status.h"
+
+namespace ldx {
+
+inline constexpr const char* kContextsStream = "contexts";
+
+struct ContextEntity {
+  Record record;
+  int64_t last_seen_ns = 0;  // the order of contexts/search with sort=ts
+};
+
+Result<ContextEntity> normalize_context(simdjson::dom::element item, const std::string& project,
+                                        const std::string& environment, const SecretPolicy& policy, int64_t now_ms);
+
+// RFC 3339 with up to 9 fractional digits -> nanoseconds since the epoch.
+std::optional<int64_t> parse_rfc3339_ns(std::string_view text);
+
+}  // namespace ldx

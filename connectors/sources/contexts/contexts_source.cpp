@@ -1,0 +1,193 @@
+#include "sources/contexts/contexts_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/normalize.h"
+#include "core/time_util.h"
+#include "sources/contexts/context_normalizer.h"
+#include "sources/entity/snapshot_stream_base.h"
+
+namespace ldx {
+
+bool ContextScopeCursor::admit(const std::string& id, int64_t ns) {
+  if (last_seen_ns) {
+    if (ns < *last_seen_ns) return false;
+    if (ns == *last_seen_ns) return ids_at_last_seen.insert(id).second;
+  }
+  last_seen_ns = ns;
+  ids_at_last_seen = {id};
+  return true;
+}
+
+nlohmann::json ContextsCursor::to_json() const {
+  nlohmann::json sc = nlohmann::json::object();
+  for (const auto& [k, c] : scopes) {
+    nlohmann::json j;
+    j["token"] = c.token ? nlohmann::json(*c.token) : nlohmann::json();
+    j["last_seen_ns"] = c.last_seen_ns ? nlohmann::json(*c.last_seen_ns) : nlohmann::json();
+    // Readable beside the exact value, for `ldexport checkpoints list`.
+    j["last_seen"] = c.last_seen_ns ? nlohmann::json(format_rfc3339_ms(*c.last_seen_ns / 1'000'000)) : nlohmann::json();
+    j["ids"] = c.ids_at_last_seen;
+    sc[k] = std::move(j);
+  }
+  return {{"v", 1}, {"scopes", std::move(sc)}};
+}
+
+Result<ContextsCursor> ContextsCursor::from_json(const nlohmann::json& j) {
+  ContextsCursor c;
+  if (j.is_null()) return c;
+  try {
+    if (!j.is_object() || j.value("v", 0) != 1) return Status::fatal("contexts cursor: unknown format");
+    for (const auto& [k, v] : j.at("scopes").items()) {
+      ContextScopeCursor s;
+      if (!v.at("token").is_null()) s.token = v.at("token").get<std::string>();
+      if (!v.at("last_seen_ns").is_null()) s.last_seen_ns = v.at("last_seen_ns").get<int64_t>();
+      for (const auto& id : v.at("ids")) s.ids_at_last_seen.insert(id.get<std::string>());
+      c.scopes[k] = std::move(s);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Status::fatal(std::string("contexts cursor is malformed: ") + e.what());
+  }
+  return c;
+}
+
+namespace {
+
+constexpr const char* kSearchRoute = "POST /api/v2/projects/{projectKey}/environments/{environmentKey}/contexts/search";
+
+struct ContextScope {
+  std::string key;  // project/env
+  std::string project;
+  std::string environment;
+};
+
+class ContextsPass final : public EntityPass {
+ public:
+  ContextsPass(ContextsCursor& cursor, std::vector<ContextScope> scopes, int limit, SecretPolicy policy)
+      : cursor_(cursor), scopes_(std::move(scopes)), limit_(limit), policy_(policy) {}
+
+  PassStep next() override {
+    if (idx_ >= scopes_.size()) return PassStep::done();
+    const ContextScope& s = scopes_[idx_];
+    ContextScopeCursor& c = cursor_.scopes[s.key];
+    nlohmann::json body{{"sort", "ts"}, {"limit", limit_}};
+    if (c.token) {
+      body["continuationToken"] = *c.token;
+      requested_tokens_.insert(*c.token);
+    }
+    ApiCall call;
+    call.method = "POST";
+    call.target = "/api/v2/projects/" + url_escape(s.project) + "/environments/" + url_escape(s.environment) +
+                  "/contexts/search";
+    call.route = kSearchRoute;
+    call.body = body.dump();
+    return PassStep::request(std::move(call));
+  }
+
+  Status on_answer(const ApiCall& call, const ApiAnswer& answer, int64_t now_ms, StepOutput& out) override {
+    out.pages = 1;
+    const ContextScope& s = scopes_[idx_];
+    ContextScopeCursor& c = cursor_.scopes[s.key];
+    if (answer.status == 404) {
+      spdlog::info("stream contexts: {} answered 404; the environment is gone", call.describe());
+      ++idx_;
+      return Status::ok();
+    }
+    if (answer.status == 400) {
+      if (c.token && !rescanned_.count(s.key)) {
+        // The token expired or is unknown: read this environment from the start; admit()
+        // skips everything up to the last exported lastSeen.
+        spdlog::warn("stream contexts: {} refused the continuation token ({}); reading {} from the start",
+                     call.describe(), describe_api_error(answer.status, answer.message), s.key);
+        rescanned_.insert(s.key);
+        c.token.reset();
+        return Status::ok();
+      }
+      return Status::fatal(call.describe() + ": LaunchDarkly rejected the search: " +
+                           describe_api_error(answer.status, answer.message));
+    }
+    if (answer.status != 200) {
+      return Status::fatal(call.describe() + ": " + describe_api_error(answer.status, answer.message));
+    }
+    simdjson::dom::array items;
+    if (answer.doc["items"].get(items) != simdjson::SUCCESS) {
+      return Status::retryable(call.describe() + ": response has no items array");
+    }
+    for (auto item : items) {
+      auto e = normalize_context(item, s.project, s.environment, policy_, now_ms);
+      if (!e.is_ok()) {
+        out.dead_letters.push_back({kContextsStream, e.status().message(), simdjson::minify(item), now_ms});
+        continue;
+      }
+      if (c.admit(e->record.id, e->last_seen_ns)) out.records.push_back(std::move(e->record));
+    }
+    // The token names the last item's position (API-NOTES §3): saved with this page's
+    // records, the next request (now, or after a restart, or next pass) continues
+    // strictly after it. A page without a token keeps the one that read it: re-reading
+    // that page costs one request and admit() drops what it already exported.
+    std::string_view token;
+    if (items.size() > 0 && answer.doc["continuationToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
+      c.token = std::string(token);
+    }
+    // More follows while _links.next is there (without _links: while pages are full).
+    simdjson::dom::element links;
+    bool more = false;
+    if (answer.doc["_links"].get(links) == simdjson::SUCCESS && links.is_object()) {
+      simdjson::dom::element next;
+      more = links["next"].get(next) == simdjson::SUCCESS && !next.is_null();
+    } else {
+      more = items.size() >= static_cast<size_t>(limit_);
+    }
+    if (!more || items.size() == 0 || !c.token || requested_tokens_.count(*c.token)) ++idx_;
+    return Status::ok();
+  }
+
+  Status run_local(int64_t /*now_ms*/, StepOutput& /*out*/) override { return Status::ok(); }
+  [[nodiscard]] nlohmann::json cursor() const override { return cursor_.to_json(); }
+
+ private:
+  ContextsCursor& cursor_;
+  std::vector<ContextScope> scopes_;
+  size_t idx_ = 0;
+  int limit_;
+  SecretPolicy policy_;
+  std::set<std::string> rescanned_;
+  std::set<std::string> requested_tokens_;  // a token handed back twice is a loop, not progress
+};
+
+class ContextsEntityStream final : public EntityStream {
+ public:
+  ContextsEntityStream(int limit, const LaunchDarklyConfig& ld) : limit_(limit), policy_(ld.secret_policy()) {}
+  [[nodiscard]] const std::string& stream() const override { return name_; }
+  Result<std::unique_ptr<EntityPass>> begin_pass(const nlohmann::json& cursor, const std::vector<ProjectInfo>& projects,
+                                                 int64_t /*now_ms*/) override {
+    auto c = ContextsCursor::from_json(cursor);
+    if (!c.is_ok()) return c.status();
+    cursor_ = std::move(c.value());
+    std::vector<ContextScope> scopes;
+    for (const auto& p : projects) {
+      for (const auto& e : p.environments) scopes.push_back({p.key + "/" + e.key, p.key, e.key});
+    }
+    return std::unique_ptr<EntityPass>(std::make_unique<ContextsPass>(cursor_, std::move(scopes), limit_, policy_));
+  }
+
+ private:
+  std::string name_ = kContextsStream;
+  int limit_;
+  SecretPolicy policy_;
+  ContextsCursor cursor_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Source>> ContextsConfig::build(const SourceContext& ctx) const {
+  return make_entity_source(std::make_unique<ContextsEntityStream>(page_limit, *ctx.launchdarkly), ctx);
+}
+
+std::unique_ptr<StreamConfig> parse_contexts_config(ConfigNode& node) {
+  auto c = std::make_unique<ContextsConfig>();
+  c->page_limit = read_page_limit(node, 50, 50);
+  return c;
+}
+
+}  // namespace ldx

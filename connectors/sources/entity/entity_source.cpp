@@ -1,0 +1,96 @@
+#include "sources/entity/entity_source.h"
+
+#include <spdlog/spdlog.h>
+
+#include "core/time_util.h"
+
+namespace ldx {
+
+std::string_view id_part(std::string_view id, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    auto slash = id.find('/');
+    if (slash == std::string_view::npos) return {};
+    id.remove_prefix(slash + 1);
+  }
+  return id.substr(0, id.find('/'));
+}
+
+Record make_delete_record(const std::string& stream, const std::string& id, std::string project,
+                          std::string environment, int64_t now_ms) {
+  Record r;
+  r.stream = stream;
+  r.id = id;
+  r.op = Op::kDelete;
+  r.project = std::move(project);
+  r.environment = std::move(environment);
+  r.observed_at_ms = now_ms;
+  r.data = "null";
+  r.finish();
+  return r;
+}
+
+EntitySource::EntitySource(std::unique_ptr<EntityStream> stream, std::unique_ptr<HttpClient> http, Selection selection,
+                           std::unique_ptr<HttpClient> discovery_http)
+    : stream_(std::move(stream)), client_(std::move(http)), selection_(std::move(selection)) {
+  if (discovery_http) discovery_client_ = std::make_unique<EntityClient>(std::move(discovery_http));
+}
+
+Status EntitySource::begin_pass(const nlohmann::json& committed_cursor) {
+  client_.reset_requests();
+  if (discovery_client_) discovery_client_->reset_requests();
+  pass_.reset();
+  steps_ = 0;
+  std::vector<ProjectInfo> projects;
+  if (stream_->needs_discovery()) {
+    auto d = discover_projects(discovery_client_ ? *discovery_client_ : client_, selection_, stream_->discovery());
+    if (!d.is_ok()) return d.status().with_context("discovery: ");
+    projects = std::move(d.value());
+  }
+  auto p = stream_->begin_pass(committed_cursor, projects, wall_now_ms());
+  if (!p.is_ok()) return p.status();
+  pass_ = std::move(p.value());
+  return Status::ok();
+}
+
+Result<std::optional<Batch>> EntitySource::next_batch() {
+  if (!pass_) return std::optional<Batch>{};
+  // Every step makes progress (a page, a confirmation, a local phase); a pass that
+  // does not end is a bug, reported instead of spinning.
+  if (++steps_ > 10'000'000) return Status::fatal("stream " + stream() + ": the pass does not end; stopping");
+  PassStep step = pass_->next();
+  StepOutput out;
+  const int64_t now = wall_now_ms();
+  switch (step.kind) {
+    case PassStep::Kind::kDone:
+      pass_.reset();
+      return std::optional<Batch>{};
+    case PassStep::Kind::kLocal:
+      if (auto st = pass_->run_local(now, out); !st.is_ok()) return st;
+      break;
+    case PassStep::Kind::kCall: {
+      auto answer = client_.call(step.call);
+      if (!answer.is_ok()) return answer.status();
+      if (auto st = pass_->on_answer(step.call, answer.value(), now, out); !st.is_ok()) return st;
+      break;
+    }
+  }
+  Batch batch;
+  batch.stream = stream();
+  batch.sequence = ++seq_;
+  batch.records = std::move(out.records);
+  batch.dead_letters = std::move(out.dead_letters);
+  batch.pages = out.pages;
+  batch.cursor = pass_->cursor();
+  return std::optional<Batch>(std::move(batch));
+}
+
+VersionedHttp::VersionedHttp(const SourceContext& ctx, std::string api_version)
+    : cfg_(*ctx.launchdarkly), factory_(ctx.http), stop_(ctx.stop) {
+  cfg_.api_version = std::move(api_version);
+}
+
+std::unique_ptr<HttpClient> VersionedHttp::make() {
+  return std::make_unique<HttpClient>(cfg_, factory_->budget(), factory_->stats(), *stop_);
+}
+
+}  // namespace ldx

@@ -1,0 +1,53 @@
+// The one loop of every entity stream (projects, environments, flags, segments,
+// contexts, members, teams, metrics, experiments): discovery, then step by step:
+// call -> answer -> records -> one Batch with the cursor that is safe to commit.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.h"
+#include "core/interfaces.h"
+#include "sources/entity/entity_pass.h"
+
+namespace ldx {
+
+class EntitySource final : public Source {
+ public:
+  // `discovery_http`: a separate client for discovery (experiments send the beta header
+  // on their own calls only); null = discovery uses `http`.
+  EntitySource(std::unique_ptr<EntityStream> stream, std::unique_ptr<HttpClient> http, Selection selection,
+               std::unique_ptr<HttpClient> discovery_http = nullptr);
+  [[nodiscard]] const std::string& stream() const override { return stream_->stream(); }
+  Status begin_pass(const nlohmann::json& committed_cursor) override;
+  Result<std::optional<Batch>> next_batch() override;
+  // Every request of the pass: discovery, list pages, confirmations, retries.
+  [[nodiscard]] uint64_t requests_this_pass() const override {
+    return client_.requests() + (discovery_client_ ? discovery_client_->requests() : 0);
+  }
+
+ private:
+  std::unique_ptr<EntityStream> stream_;
+  EntityClient client_;
+  std::unique_ptr<EntityClient> discovery_client_;
+  Selection selection_;
+  std::unique_ptr<EntityPass> pass_;
+  uint64_t seq_ = 0;
+  uint64_t steps_ = 0;
+};
+
+// Builds an HttpClient that sends `api_version` instead of the configured one (the
+// beta header of experiments) but shares the run's rate-limit budget and counters.
+class VersionedHttp {
+ public:
+  VersionedHttp(const SourceContext& ctx, std::string api_version);
+  std::unique_ptr<HttpClient> make();
+
+ private:
+  LaunchDarklyConfig cfg_;  // a copy: the client keeps a reference to it
+  HttpClientFactory* factory_;
+  StopSignal* stop_;
+};
+
+}  // namespace ldx

@@ -1,0 +1,90 @@
+// Snapshot-and-diff (ARCHITECTURE §3, issue 3): what the last snapshot of a stream held,
+// so that a pass emits only what changed, and deletes what disappeared.
+//
+// `known` maps every entity id the sinks were last told about to its fingerprint (a
+// version, or a 64-bit hash of the redacted JSON for unversioned entities) and to the
+// generation of the last snapshot that saw it. A snapshot opens generation G+1, marks
+// every id it lists, and only when it has listed everything (a COMPLETE snapshot) are the
+// ids still marked < G+1 deleted. `progress` says where the open snapshot is (scope and
+// offset), so after a crash the pass resumes there and redoes about a page.
+// The state is committed with every batch, only after every sink acked it, so `known`
+// never runs ahead of what the sinks hold.
+//
+// Size: one entry per live entity (~40 bytes in JSON). Flags x projects, segments,
+// members, teams, metrics fit; contexts are not snapshotted (see contexts/).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace ldx {
+
+// Stable 64-bit FNV-1a, as 16 hex digits: fingerprints must survive upgrades.
+std::string content_fingerprint(std::string_view bytes);
+
+enum class Observed { kNew, kChanged, kSame };
+
+struct KnownEntity {
+  std::string fp;
+  uint64_t gen = 0;
+};
+
+struct SnapshotProgress {
+  std::string scope;   // key of the scope being listed ("" = from the first)
+  int64_t offset = 0;  // items of that scope already done
+  bool listed = false;  // every scope listed; confirming deletions
+};
+
+class SnapshotState {
+ public:
+  using IdFilter = std::function<bool(const std::string& id)>;
+
+  [[nodiscard]] bool in_snapshot() const { return in_snapshot_; }
+  [[nodiscard]] uint64_t generation() const { return gen_; }
+  // Start time (wall ms) of the last snapshot that completed; 0 = none yet.
+  [[nodiscard]] int64_t last_complete_started_ms() const { return last_complete_started_ms_; }
+  [[nodiscard]] int64_t started_ms() const { return started_ms_; }
+
+  // Opens generation G+1 (no-op when one is open: a resumed snapshot continues).
+  void begin_snapshot(int64_t now_ms);
+  // Records the entity as seen now, with this fingerprint. Outside a snapshot it is
+  // still marked with the current generation (it is alive).
+  Observed observe(const std::string& id, const std::string& fp);
+  void forget(const std::string& id);
+  [[nodiscard]] const KnownEntity* find(const std::string& id) const;
+  [[nodiscard]] size_t size() const { return known_.size(); }
+  // Ids starting with `prefix` (e.g. "default/production/").
+  [[nodiscard]] std::vector<std::string> ids_with_prefix(const std::string& prefix) const;
+
+  SnapshotProgress& progress() { return progress_; }
+  [[nodiscard]] const SnapshotProgress& progress() const { return progress_; }
+
+  // Known ids the open snapshot has not seen and the selection still covers: the
+  // deletion candidates once every scope is listed. Sorted.
+  [[nodiscard]] std::vector<std::string> unseen(const IdFilter& selected) const;
+  // Closes the snapshot. Unseen ids outside the selection are forgotten without a
+  // delete (the config stopped covering them; LaunchDarkly did not delete them).
+  // Unseen selected ids must have been handled (deleted) by the caller before.
+  void end_snapshot(const IdFilter& selected);
+
+  [[nodiscard]] nlohmann::json to_json() const;
+  static Result<SnapshotState> from_json(const nlohmann::json& j);
+
+ private:
+  std::map<std::string, KnownEntity> known_;
+  uint64_t gen_ = 0;
+  bool in_snapshot_ = false;
+  int64_t started_ms_ = 0;
+  int64_t last_complete_started_ms_ = 0;
+  SnapshotProgress progress_;
+};
+
+}  // namespace ldx
