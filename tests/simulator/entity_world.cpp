@@ -355,6 +355,34 @@ ProjectRecord* WorldData::project(const std::string& key) const {
   return nullptr;
 }
 
+namespace {
+
+// How often each kind is drawn (out of the sum): changes are common, deletions rare, so
+// that a long run with --mutate-every keeps flags and segments to change (nothing
+// creates segments).
+const std::vector<std::pair<std::string, int>>& mutation_weights() {
+  static const std::vector<std::pair<std::string, int>> w = {
+      {"flag_created", 2},       {"flag_changed", 4},       {"flag_archived", 1},
+      {"flag_deleted", 1},       {"segment_edited", 3},     {"segment_deleted", 1},
+      {"context_first_seen", 2}, {"context_seen_again", 3}, {"member_added", 1},
+      {"member_removed", 1},     {"team_changed", 1},       {"metric_changed", 1}};
+  return w;
+}
+
+const std::string& draw_kind(Rng& r) {
+  const auto& weights = mutation_weights();
+  int total = 0;
+  for (const auto& [kind, weight] : weights) total += weight;
+  auto x = r.range(0, total - 1);
+  for (const auto& [kind, weight] : weights) {
+    if (x < weight) return kind;
+    x -= weight;
+  }
+  return weights.back().first;
+}
+
+}  // namespace
+
 const std::vector<std::string>& mutation_kinds() {
   static const std::vector<std::string> k = {
       "flag_created",   "flag_changed",    "flag_archived",      "flag_deleted",
@@ -379,14 +407,13 @@ std::vector<Mutation> EntityWorld::mutate(std::size_t n, const std::optional<std
                                           std::int64_t now) {
   std::unique_lock lock(mu_);
   std::vector<Mutation> done;
-  const auto& kinds = mutation_kinds();
   for (std::size_t i = 0; i < n; ++i) {
     std::optional<Mutation> m;
     if (kind) m = apply_locked(*kind, now);
     // Impossible kinds (nothing left to delete) give way to another; adding a member is
     // always possible, so this ends.
     for (int attempt = 0; !m && attempt < 50; ++attempt) {
-      m = apply_locked(mutation_rng_.pick(kinds), now);
+      m = apply_locked(draw_kind(mutation_rng_), now);
     }
     if (!m) m = apply_locked("member_added", now);
     done.push_back(std::move(*m));
