@@ -19,6 +19,7 @@ nlohmann::json AuditCursor::to_json() const {
   } else {
     j["window"] = nullptr;
   }
+  if (!completeness.is_null()) j["completeness"] = completeness;
   return j;
 }
 
@@ -38,6 +39,7 @@ Result<AuditCursor> AuditCursor::from_json(const nlohmann::json& j) {
       for (const auto& id : w.at("done_at_before")) win.done_at_before.insert(id.get<std::string>());
       c.window = std::move(win);
     }
+    if (auto it = j.find("completeness"); it != j.end()) c.completeness = *it;
   } catch (const nlohmann::json::exception& e) {
     return Status::fatal(std::string("audit_log cursor is malformed: ") + e.what());
   }

@@ -37,6 +37,9 @@ struct AuditCursor {
   std::optional<int64_t> high;            // newest date of the last completed window
   std::map<std::string, int64_t> recent;  // id -> date, for dates >= high - lookback
   std::optional<AuditWindow> window;      // the window in progress
+  // The completeness check's state (audit_completeness.h), kept opaque here; null when
+  // the check is off.
+  nlohmann::json completeness;
 
   [[nodiscard]] nlohmann::json to_json() const;
   static Result<AuditCursor> from_json(const nlohmann::json& j);

@@ -42,13 +42,42 @@ AuditLogSource::AuditLogSource(const AuditLogConfig& cfg, const SourceContext& c
       cfg_(cfg),
       policy_(ctx.launchdarkly->secret_policy()),
       http_(ctx.http->make()),
-      logic_(cfg.start_ms, cfg.lookback.count()) {}
+      logic_(cfg.start_ms, cfg.lookback.count()) {
+  if (cfg.completeness_window) {
+    completeness_.emplace(cfg.completeness_window->count(), cfg.lookback.count(), cfg.completeness_settle.count(),
+                          cfg.start_ms);
+  }
+}
+
+nlohmann::json AuditLogSource::cursor_json() {
+  cursor_.completeness = completeness_ ? completeness_state_.to_json() : nlohmann::json();
+  return cursor_.to_json();
+}
 
 Status AuditLogSource::begin_pass(const nlohmann::json& committed_cursor) {
   auto c = AuditCursor::from_json(committed_cursor);
   if (!c.is_ok()) return c.status();
   cursor_ = std::move(c.value());
+  // A window left open by an interrupted pass ends at that pass's newest entry; the
+  // pass must then open a fresh window too, or `once` would stop short of now.
+  resumed_window_ = cursor_.window.has_value();
   logic_.begin(cursor_);
+  if (completeness_) {
+    std::optional<CompletenessState> kept;
+    if (!cursor_.completeness.is_null()) {
+      auto st = CompletenessState::from_json(cursor_.completeness);
+      if (!st.is_ok()) return st.status();
+      if (st->window_ms == completeness_->window_ms()) {
+        kept = std::move(st.value());
+      } else {
+        // Ids are kept per window of the old size: count afresh from what comes next
+        // (never re-export what the old counts cannot place).
+        spdlog::info("stream {}: completeness_window changed; counting starts again from the next entries", stream_);
+      }
+    }
+    completeness_state_ = kept ? std::move(*kept) : completeness_->init(cursor_);
+  }
+  check_.reset();
   next_target_ = "/api/v2/auditlog?" + logic_.resume_query(cursor_, cfg_.page_limit);
   requested_.clear();
   done_ = false;
@@ -80,29 +109,38 @@ Status AuditLogSource::fetch_detail(Record& r, std::vector<DeadLetter>& dead) {
   return Status::ok();
 }
 
-Result<std::optional<Batch>> AuditLogSource::next_batch() {
-  if (done_) return std::optional<Batch>{};
-  const std::string target = next_target_;
-  if (!requested_.insert(target).second) {
-    return Status::fatal("GET " + target + ": LaunchDarkly's next link points at a page already read; stopping to avoid a loop");
-  }
+Status AuditLogSource::fetch_list_page(const std::string& target, simdjson::dom::parser& parser,
+                                       simdjson::dom::array& items, std::string& next_href) {
   auto resp = http_->get(target, kListRoute);
   if (!resp.is_ok()) return resp.status();
   if (resp->status == 400 || resp->status == 404) {
     return Status::fatal("GET " + target + ": LaunchDarkly rejected the request: " + api_error(*resp));
   }
   if (resp->status != 200) return Status::retryable("GET " + target + ": " + api_error(*resp));
-
   simdjson::dom::element doc;
-  simdjson::dom::array items;
-  if (auto err = parser_.parse(resp->body).get(doc); err != simdjson::SUCCESS) {
+  if (auto err = parser.parse(resp->body).get(doc); err != simdjson::SUCCESS) {
     return Status::retryable("GET " + target + ": response is not valid JSON (" + simdjson::error_message(err) + ")");
   }
   if (doc["items"].get(items) != simdjson::SUCCESS) {
     return Status::retryable("GET " + target + ": response has no items array");
   }
-  std::string_view next_href;
-  const bool has_next = doc.at_pointer("/_links/next/href").get(next_href) == simdjson::SUCCESS && !next_href.empty();
+  std::string_view next;
+  next_href.clear();
+  if (doc.at_pointer("/_links/next/href").get(next) == simdjson::SUCCESS) next_href = std::string(next);
+  return Status::ok();
+}
+
+Result<std::optional<Batch>> AuditLogSource::next_batch() {
+  if (check_) return next_check_batch();
+  if (done_) return std::optional<Batch>{};
+  const std::string target = next_target_;
+  if (!requested_.insert(target).second) {
+    return Status::fatal("GET " + target + ": LaunchDarkly's next link points at a page already read; stopping to avoid a loop");
+  }
+  simdjson::dom::array items;
+  std::string next_href;
+  if (auto st = fetch_list_page(target, parser_, items, next_href); !st.is_ok()) return st;
+  const bool has_next = !next_href.empty();
 
   const int64_t now = wall_now_ms();
   Batch batch;
@@ -127,14 +165,116 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
     if (cfg_.details) {
       if (auto s = fetch_detail(r, batch.dead_letters); !s.is_ok()) return s;
     }
+    if (completeness_) completeness_->record_exported(completeness_state_, page_items[k].id, page_items[k].date);
     batch.records.push_back(std::move(r));
   }
-  if (outcome.window_done) {
+  if (outcome.window_done && resumed_window_) {
+    resumed_window_ = false;
+    logic_.begin(cursor_);
+    next_target_ = "/api/v2/auditlog?" + logic_.resume_query(cursor_, cfg_.page_limit);
+    requested_.clear();
+  } else if (outcome.window_done) {
     done_ = true;
   } else {
-    next_target_ = std::string(next_href);
+    next_target_ = next_href;
   }
-  batch.cursor = cursor_.to_json();
+  if (completeness_) start_check_if_due(outcome.window_done);
+  batch.cursor = cursor_json();
+  return std::optional<Batch>(std::move(batch));
+}
+
+void AuditLogSource::start_check_if_due(bool window_end) {
+  auto range = window_end ? completeness_->due_at_window_end(completeness_state_, cursor_)
+                          : completeness_->due_in_window(completeness_state_, cursor_);
+  if (!range) {
+    if (window_end) completeness_->mark_checked(completeness_state_, cursor_, std::nullopt, true);
+    return;
+  }
+  RunningCheck ck;
+  ck.range = *range;
+  ck.window_end = window_end;
+  // after/before widened by 1 ms and filtered here: the API does not say whether they
+  // are inclusive (as in the pass itself).
+  ck.next_target = "/api/v2/auditlog?limit=" + std::to_string(cfg_.page_limit) +
+                   "&after=" + std::to_string(range->from - 1) + "&before=" + std::to_string(range->to);
+  ck.tally = std::make_unique<CompletenessTally>(*completeness_, completeness_state_, *range);
+  check_ = std::move(ck);
+}
+
+Result<std::optional<Batch>> AuditLogSource::next_check_batch() {
+  RunningCheck& ck = *check_;
+  const std::string target = ck.next_target;
+  if (!ck.requested.insert(target).second) {
+    return Status::fatal("GET " + target + ": LaunchDarkly's next link points at a page already read; stopping to avoid a loop");
+  }
+  simdjson::dom::array items;
+  std::string next_href;
+  if (auto st = fetch_list_page(target, check_parser_, items, next_href); !st.is_ok()) return st;
+  bool past = false;
+  for (auto item : items) {
+    auto id = get_string(item, "_id");
+    auto date = get_int64(item, "date");
+    if (!id || id->empty() || !date) continue;  // unreadable: dead-lettered by the pass itself
+    if (*date >= ck.range.to) continue;
+    if (*date < ck.range.from) {
+      past = true;
+      continue;
+    }
+    if (ck.tally->listed(std::string(*id), *date)) ck.missing_raw.push_back(simdjson::minify(item));
+  }
+  if (past || next_href.empty()) return finish_check();
+  ck.next_target = next_href;
+  // Nothing new to deliver: an empty batch returns control (and commits nothing new).
+  Batch batch;
+  batch.stream = stream_;
+  batch.sequence = ++seq_;
+  batch.pages = 1;
+  batch.cursor = cursor_json();
+  return std::optional<Batch>(std::move(batch));
+}
+
+Result<std::optional<Batch>> AuditLogSource::finish_check() {
+  RunningCheck& ck = *check_;
+  const int64_t window = completeness_->window_ms();
+  for (const auto& [ws, w] : ck.tally->windows()) {
+    if (w.matches()) continue;
+    ++completeness_mismatches_;
+    const int64_t from = std::max(ws, ck.range.from);
+    const int64_t to = std::min(ws + window, ck.range.to);
+    std::string what;
+    if (!w.missing.empty()) what = "; re-fetching the " + std::to_string(w.missing.size()) + " missing entr" + (w.missing.size() == 1 ? "y" : "ies") + ", e.g. " + w.missing.front();
+    const uint64_t gone = w.exported - w.exported_and_listed;
+    if (gone > 0) what += "; " + std::to_string(gone) + " exported entr" + (gone == 1 ? "y is" : "ies are") + " no longer listed by LaunchDarkly";
+    spdlog::warn("stream {}: completeness: window {} .. {}: archived {} entries, LaunchDarkly lists {}{}", stream_,
+                 format_rfc3339_ms(from), format_rfc3339_ms(to), w.exported, w.listed, what);
+  }
+  Batch batch;
+  batch.stream = stream_;
+  batch.sequence = ++seq_;
+  batch.pages = 1;
+  const int64_t now = wall_now_ms();
+  for (const auto& raw : ck.missing_raw) {
+    simdjson::dom::element item;
+    if (check_parser_.parse(raw).get(item) != simdjson::SUCCESS) continue;  // it was minified from valid JSON
+    auto rec = normalize_audit_entry(item, policy_, now);
+    if (!rec.is_ok()) {
+      batch.dead_letters.push_back({stream_, rec.status().message(), raw, now});
+      continue;
+    }
+    Record r = std::move(rec.value());
+    if (cfg_.details) {
+      if (auto s = fetch_detail(r, batch.dead_letters); !s.is_ok()) return s;
+    }
+    batch.records.push_back(std::move(r));
+  }
+  if (!batch.records.empty()) {
+    spdlog::info("stream {}: completeness: re-fetched {} entr{} missing from {} .. {}", stream_, batch.records.size(),
+                 batch.records.size() == 1 ? "y" : "ies", format_rfc3339_ms(ck.range.from),
+                 format_rfc3339_ms(ck.range.to));
+  }
+  completeness_->mark_checked(completeness_state_, cursor_, ck.range, ck.window_end);
+  check_.reset();
+  batch.cursor = cursor_json();
   return std::optional<Batch>(std::move(batch));
 }
 
@@ -148,6 +288,12 @@ std::unique_ptr<StreamConfig> parse_audit_log_config(ConfigNode& node) {
   c->details = node.boolean("details", false);
   c->lookback = node.duration("lookback", c->lookback);
   c->page_limit = static_cast<int>(node.integer("page_limit", 20, 1, 20));
+  c->completeness_window = node.opt_duration("completeness_window");
+  c->completeness_settle = node.duration("completeness_settle", c->completeness_settle);
+  if (c->completeness_window && c->completeness_window->count() < 1000) {
+    node.error_at("completeness_window", "must be at least 1s, or none");
+  }
+  if (c->completeness_settle.count() < 0) node.error_at("completeness_settle", "must not be negative");
   return c;
 }
 

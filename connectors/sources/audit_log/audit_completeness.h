@@ -1,0 +1,107 @@
+// Completeness check of the audit log (README "Completeness check").
+//
+// Dates are cut into fixed UTC windows of `completeness_window` (e.g. 1h). A window is
+// *closed* once the export will never read it again: it is entirely older than the
+// newest exported entry minus `lookback` (the next pass starts there) minus `settle`
+// (extra time for entries LaunchDarkly lists late), and the pass has walked below it.
+// Each closed window is re-listed once; the number of entries LaunchDarkly lists is
+// compared with the number exported; a mismatch is a warning naming the window, and the
+// entries missing from the export are fetched and exported then (the re-fetch).
+//
+// To know *which* entries are missing, the cursor keeps the ids exported in windows not
+// yet checked; they are dropped once their window is checked, so the cursor holds about
+// one window plus lookback and settle worth of ids. Entries dated before `since` (when
+// the check was switched on) are not counted.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "sources/audit_log/audit_cursor.h"
+
+namespace ldx {
+
+struct CompletenessState {
+  int64_t window_ms = 0;   // the grid the ids below are keyed on
+  int64_t since = 0;       // entries dated from here on are counted
+  int64_t checked_to = 0;  // every date in [since, checked_to) is checked
+  // Within the pass window in progress (which walks newest-first): [checked_from, limit)
+  // is checked too, limit being the window's closed limit.
+  std::optional<int64_t> checked_from;
+  std::map<int64_t, std::set<std::string>> exported;  // window start -> ids exported, not yet checked
+
+  [[nodiscard]] nlohmann::json to_json() const;
+  static Result<CompletenessState> from_json(const nlohmann::json& j);
+};
+
+// [from, to): the dates one check re-lists.
+struct CheckRange {
+  int64_t from = 0;
+  int64_t to = 0;
+};
+
+class CompletenessLogic {
+ public:
+  CompletenessLogic(int64_t window_ms, int64_t lookback_ms, int64_t settle_ms, int64_t start_ms)
+      : window_ms_(window_ms), lookback_ms_(lookback_ms), settle_ms_(settle_ms), start_ms_(start_ms) {}
+
+  [[nodiscard]] int64_t window_ms() const { return window_ms_; }
+  [[nodiscard]] int64_t window_start(int64_t date) const;
+
+  // State for a cursor that has none: from `start` on a first run; otherwise from just
+  // after what the cursor already exported (those ids were never counted).
+  [[nodiscard]] CompletenessState init(const AuditCursor& c) const;
+
+  void record_exported(CompletenessState& s, const std::string& id, int64_t date) const;
+
+  // After a page of a pass window that is still open: the range that page made
+  // checkable, if any.
+  [[nodiscard]] std::optional<CheckRange> due_in_window(const CompletenessState& s, const AuditCursor& c) const;
+  // After the pass window completed (c.window is reset, c.high updated).
+  [[nodiscard]] std::optional<CheckRange> due_at_window_end(const CompletenessState& s, const AuditCursor& c) const;
+  // Records that `r` was checked (and repaired): its ids are dropped and the checked
+  // region grows. `window_end` tells which of the two above produced it; with no range
+  // due at a window's end, call it with nullopt to close the window's bookkeeping.
+  void mark_checked(CompletenessState& s, const AuditCursor& c, std::optional<CheckRange> r, bool window_end) const;
+
+ private:
+  // The newest date the export will not read again, on the window grid.
+  [[nodiscard]] int64_t closed_limit(int64_t top) const;
+
+  int64_t window_ms_;
+  int64_t lookback_ms_;
+  int64_t settle_ms_;
+  int64_t start_ms_;
+};
+
+// Per-window comparison of one check: what LaunchDarkly listed vs what was exported.
+struct WindowCount {
+  uint64_t listed = 0;              // entries LaunchDarkly listed in the window
+  uint64_t exported = 0;            // entries the export recorded in it
+  uint64_t exported_and_listed = 0;
+  std::vector<std::string> missing;  // listed but never exported
+  [[nodiscard]] bool matches() const { return listed == exported && missing.empty(); }
+};
+
+// Tallies the entries of one re-listing against the state's exported ids.
+class CompletenessTally {
+ public:
+  CompletenessTally(const CompletenessLogic& logic, const CompletenessState& s, CheckRange r);
+  // One listed entry; true when it was never exported (the caller keeps it to re-fetch).
+  bool listed(const std::string& id, int64_t date);
+  [[nodiscard]] const std::map<int64_t, WindowCount>& windows() const { return windows_; }
+
+ private:
+  const CompletenessLogic& logic_;
+  const CompletenessState& state_;
+  std::map<int64_t, WindowCount> windows_;
+};
+
+}  // namespace ldx
