@@ -392,7 +392,28 @@ Result<nlohmann::json> PostgresSink::write(const Batch& batch) {
   return r;
 }
 
+Status PostgresSink::health() {
+  std::lock_guard lock(health_mu_);
+  if (!health_conn_) {
+    auto conn = pg::connect(opts_.dsn, "ldexport health " + opts_.name, context(""));
+    if (!conn.is_ok()) return conn.status();
+    health_conn_ = std::move(conn.value());
+  }
+  try {
+    pqxx::nontransaction tx(*health_conn_);
+    tx.exec("SELECT 1");
+    return Status::ok();
+  } catch (const std::exception& e) {
+    health_conn_.reset();
+    return pg::status_from_exception(e, context(""));
+  }
+}
+
 Status PostgresSink::close() {
+  {
+    std::lock_guard lock(health_mu_);
+    health_conn_.reset();
+  }
   std::lock_guard lock(mu_);
   for (auto& [stream, w] : writers_) {
     w->drop();

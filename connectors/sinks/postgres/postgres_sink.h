@@ -61,6 +61,9 @@ class PostgresSink final : public Sink {
   Status recover(const std::string& stream, const nlohmann::json& committed_position) override;
   Result<nlohmann::json> write(const Batch& batch) override;
   Status close() override;
+  // For /readyz: SELECT 1 on a connection of its own (never a writer's, which belongs
+  // to its stream thread). A standby daemon is healthy: the database is reachable.
+  Status health() override;
 
  private:
   struct StreamWriter;
@@ -75,6 +78,8 @@ class PostgresSink final : public Sink {
   StopSignal& stop_;
   std::mutex mu_;  // guards writers_; each StreamWriter is used by its stream's thread only
   std::map<std::string, std::unique_ptr<StreamWriter>> writers_;
+  std::mutex health_mu_;  // guards health_conn_
+  std::unique_ptr<pqxx::connection> health_conn_;
 };
 
 }  // namespace ldx
