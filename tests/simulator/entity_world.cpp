@@ -766,9 +766,10 @@ void EntityWorld::mutator_loop() {
     }
     // Woken early by stop() or a new period: start over with the new settings.
     if (bg_cv_.wait_for(lock, every, [&] { return stopping_ || every_ != every; })) continue;
-    lock.unlock();
+    // The tick runs under bg_mu_, so set_mutate_every() returns only after a tick in
+    // progress has finished: once it answers "off", the data holds still. (Lock order:
+    // bg_mu_, then mu_; nothing takes them the other way round.)
     mutate(1, std::nullopt, now_ms());
-    lock.lock();
   }
 }
 

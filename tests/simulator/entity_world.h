@@ -178,7 +178,8 @@ class EntityWorld {
   // Ground truth of one stream: {"live":[{"id":..,"version":..}], "deleted":[ids]}.
   nlohmann::json truth(const std::string& stream) const;
 
-  // Background mutations; zero = off. Takes effect at once.
+  // Background mutations; zero = off. Takes effect at once: returns after a tick in
+  // progress has finished, so after set_mutate_every(0) no background mutation happens.
   void set_mutate_every(std::chrono::milliseconds every);
   std::chrono::milliseconds mutate_every() const;
   void start();
