@@ -7,6 +7,7 @@ is detected and repaired; retention prunes without breaking `verify`.
 Run: python3 test_compliance.py <ld-simulator> <ldexport> [test names...]
 """
 import glob
+import hashlib
 import json
 import os
 import random
@@ -62,6 +63,26 @@ def write_lines(path, lines):
         f.writelines(lines)
 
 
+def recompute_chain_in_python(root):
+    """The README's definition, independently of ldexport: every hash recomputes and
+    every prev_hash is the hash before it. Returns the number of records."""
+    prev = "0" * 64
+    n = 0
+    for path in archive_files(root):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                stored = rec.pop("hash")
+                rec.pop("observed_at")
+                canonical = json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                check(hashlib.sha256(canonical.encode("utf-8")).hexdigest() == stored,
+                      "%s: record %s does not hash as the README says" % (path, rec["id"]))
+                check(rec["prev_hash"] == prev, "%s: record %s does not follow its predecessor" % (path, rec["id"]))
+                prev = stored
+                n += 1
+    return n
+
+
 def tampered_copy(ws, name):
     dst = os.path.join(ws.dir, name)
     shutil.copytree(ws.archive, dst)
@@ -92,6 +113,7 @@ def verify_finds_tampering_at_the_right_line(sim_bin, ldx):
         check(rc == 0, "verify --archive on the untouched archive: rc %d\n%s" % (rc, out))
         rc, out = verify(ws, "--archive", os.path.join(ws.archive, "audit_log"))
         check(rc == 0, "verify of the stream directory itself: rc %d\n%s" % (rc, out))
+        check(recompute_chain_in_python(ws.archive) == 4000, "the Python recomputation saw every record")
 
         rel = "audit_log/" + os.path.basename(files[1])
         # A changed byte inside LaunchDarkly's data.
@@ -282,6 +304,7 @@ def changes_rebuild_the_current_version(sim_bin, ldx):
             checked += 1
         check(checked >= 300, "only %d records had versions" % checked)
         check({"added", "changed"} <= kinds, "the simulator's edits produced only %s" % kinds)
+        check(recompute_chain_in_python(ws.archive) == len(records), "the Python recomputation saw every record")
         rc, out = verify(ws, "-c", ws.config)
         check(rc == 0, "verify: rc %d\n%s" % (rc, out))
     ws.cleanup()

@@ -20,6 +20,14 @@ std::string sys_err(const std::string& what, const std::filesystem::path& p) {
   return what + " " + p.string() + ": " + std::strerror(errno);
 }
 nlohmann::json position_of(uint64_t seq, int64_t offset) { return {{"file", seq}, {"offset", offset}}; }
+
+// As configured: "7y", "30d", else the generic form.
+std::string retention_text(Millis d) {
+  constexpr int64_t kDay = 86'400'000;
+  if (d.count() % (365 * kDay) == 0) return std::to_string(d.count() / (365 * kDay)) + "y";
+  if (d.count() % kDay == 0) return std::to_string(d.count() / kDay) + "d";
+  return format_duration(d);
+}
 }  // namespace
 
 std::string FileSink::file_name(const std::string& stream, uint64_t seq) {
@@ -182,7 +190,7 @@ Status FileSink::prune_locked(const std::string& stream, StreamFile& sf, int64_t
                     {"first_prev_hash", sf.anchor.first_prev},
                     {"last_hash", last_hash},
                     {"newest_observed_at", newest},
-                    {"retention", format_duration(*retention_)},
+                    {"retention", retention_text(*retention_)},
                     {"at", format_rfc3339_ms(now_ms)}};
   if (auto st = append_chain_manifest_event(chain_manifest_path(root_, stream), std::move(ev), sf.anchor);
       !st.is_ok()) {
@@ -198,7 +206,7 @@ Status FileSink::prune_locked(const std::string& stream, StreamFile& sf, int64_t
   if (auto st = fsync_dir(sf.dir); !st.is_ok()) return st;
   spdlog::info("file sink {}: stream {}: pruned {}..{} ({} records, newest observed {}) past retention {}", name_,
                stream, file_name(stream, first), file_name(stream, last), records, newest,
-               format_duration(*retention_));
+               retention_text(*retention_));
   return Status::ok();
 }
 
