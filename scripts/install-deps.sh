@@ -17,7 +17,7 @@ BUILD_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 TEST_PACKAGES=(
-  postgresql kcat prometheus
+  postgresql kcat prometheus clang libclang-rt-14-dev
   python3 python3-yaml python3-jsonschema
 )
 PACKAGES=("${BUILD_PACKAGES[@]}")

@@ -1,8 +1,10 @@
 """End-to-end operations checks: /metrics, /healthz, /readyz, graceful stop.
 Run: python3 test_operations.py <ld-simulator> <ldexport> [test names...]
 """
+import os
 import re
 import shutil
+import sys
 import signal
 import subprocess
 import time
@@ -109,6 +111,62 @@ TESTS = {
     "sigterm_mid_export_loses_nothing": sigterm_mid_export_loses_nothing,
     "second_signal_exits_at_once_and_loses_nothing": second_signal_exits_at_once_and_loses_nothing,
 }
+
+
+
+def readyz_follows_sink_health(sim_bin, ldx):
+    """/readyz turns unready while a sink (Postgres) is down, and ready again after."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+    import pg_cluster  # the tests' throw-away Postgres (tests/support/pg_cluster.py)
+    ws = Workspace(ldx, "readyz")
+    try:
+        pg = pg_cluster.PgCluster()
+    except pg_cluster.PgNotInstalled as e:
+        raise AssertionError("Postgres server binaries missing: %s" % e)
+    with pg:
+        db = pg.create_database()
+        with Simulator(sim_bin, "--audit-entries", 200, "--append-every", "300ms") as sim:
+            ws.write_config(sim, interval="1s", extra_sinks="  - { name: warehouse, type: postgres, dsn: \"%s\" }\n"
+                            % pg.dsn(db))
+            p = ws.start_run(sim)
+            try:
+                base = "http://127.0.0.1:%d" % ws.status_port(p)
+
+                def wait_for(code, seconds):
+                    deadline = time.time() + seconds
+                    last = None
+                    while time.time() < deadline:
+                        last = http_get(base + "/readyz")
+                        if last[0] == code:
+                            return last
+                        time.sleep(0.2)
+                    raise AssertionError("/readyz stayed %s, expected %d" % (last, code))
+
+                wait_for(200, 60)
+                pg.stop()
+                status, body = wait_for(503, 30)
+                check("warehouse" in body, "the unready reason does not name the sink: %r" % body)
+                check(http_get(base + "/healthz")[0] == 200, "/healthz must stay 200 while a sink is down")
+                pg.start()
+                wait_for(200, 60)
+            finally:
+                rc = ws.finish_run(p)
+            check(rc == 0, "SIGTERM exit code %d" % rc)
+            truth_then = set(sim.truth())
+            ws.once(sim)
+            ids = [r["id"] for r in ws.archive_records()]
+            check(len(ids) == len(set(ids)), "duplicates in the archive")
+            if not truth_then <= set(ids):
+                print(ws.outputs[-1][-3000:])
+            check(truth_then <= set(ids), "%d entries missing after the outage, e.g. %s; archive %d, truth %d; dirs %s" % (len(truth_then - set(ids)), sorted(truth_then - set(ids))[:3], len(ids), len(truth_then), ws.dir))
+            rows = pg.psql(db, "SELECT count(*), count(DISTINCT id) FROM launchdarkly.audit_log")
+            check(rows[0][0] == rows[0][1] and int(rows[0][0]) >= len(truth_then),
+                  "Postgres audit_log rows %s vs truth %d" % (rows, len(truth_then)))
+    ws.cleanup()
+
+
+TESTS["readyz_follows_sink_health"] = readyz_follows_sink_health
+
 
 if __name__ == "__main__":
     main(TESTS)
