@@ -993,7 +993,7 @@ def entity_snapshot(sim):
                    "/api/v2/segments/default/test", MEMBERS, f"{TEAMS}?expand=members",
                    "/api/v2/metrics/mobile-app"):
         snap[target] = sim.get(target)[2]
-    snap["contexts"] = sim.request("POST", CONTEXTS.replace("{projectKey}", "default")
+    snap["contexts search"] = sim.request("POST", CONTEXTS.replace("{projectKey}", "default")
                                    .replace("{environmentKey}", "production"), body={"limit": 50})[2]
     return snap
 
