@@ -90,7 +90,7 @@ class ContextsPass final : public EntityPass {
     ContextScopeCursor& c = cursor_.scopes[s.key];
     if (answer.status == 404) {
       spdlog::info("stream contexts: {} answered 404; the environment is gone", call.describe());
-      ++idx_;
+      next_scope();
       return Status::ok();
     }
     if (answer.status == 400) {
@@ -101,6 +101,7 @@ class ContextsPass final : public EntityPass {
                      call.describe(), describe_api_error(answer.status, answer.message), s.key);
         rescanned_.insert(s.key);
         c.token.reset();
+        requested_tokens_.clear();  // the rescan walks past tokens this pass already used
         return Status::ok();
       }
       return Status::fatal(call.describe() + ": LaunchDarkly rejected the search: " +
@@ -138,7 +139,7 @@ class ContextsPass final : public EntityPass {
     } else {
       more = items.size() >= static_cast<size_t>(limit_);
     }
-    if (!more || items.size() == 0 || !c.token || requested_tokens_.count(*c.token)) ++idx_;
+    if (!more || items.size() == 0 || !c.token || requested_tokens_.count(*c.token)) next_scope();
     return Status::ok();
   }
 
@@ -146,6 +147,11 @@ class ContextsPass final : public EntityPass {
   [[nodiscard]] nlohmann::json cursor() const override { return cursor_.to_json(); }
 
  private:
+  void next_scope() {
+    ++idx_;
+    requested_tokens_.clear();
+  }
+
   ContextsCursor& cursor_;
   std::vector<ContextScope> scopes_;
   size_t idx_ = 0;
@@ -180,8 +186,12 @@ class ContextsEntityStream final : public EntityStream {
 
 }  // namespace
 
+std::unique_ptr<EntityStream> make_contexts_stream(const ContextsConfig& cfg, const LaunchDarklyConfig& ld) {
+  return std::make_unique<ContextsEntityStream>(cfg.page_limit, ld);
+}
+
 Result<std::unique_ptr<Source>> ContextsConfig::build(const SourceContext& ctx) const {
-  return make_entity_source(std::make_unique<ContextsEntityStream>(page_limit, *ctx.launchdarkly), ctx);
+  return make_entity_source(make_contexts_stream(*this, *ctx.launchdarkly), ctx);
 }
 
 std::unique_ptr<StreamConfig> parse_contexts_config(ConfigNode& node) {

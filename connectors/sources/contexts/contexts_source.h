@@ -20,6 +20,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "sources/entity/entity_pass.h"
 #include "core/status.h"
 
 namespace ldx {
@@ -29,6 +30,8 @@ struct ContextsConfig final : StreamConfig {
   [[nodiscard]] Result<std::unique_ptr<Source>> build(const SourceContext& ctx) const override;
 };
 std::unique_ptr<StreamConfig> parse_contexts_config(ConfigNode& node);
+// The stream behind the source, for tests that drive its passes without HTTP.
+std::unique_ptr<EntityStream> make_contexts_stream(const ContextsConfig& cfg, const LaunchDarklyConfig& ld);
 
 struct ContextScopeCursor {
   std::optional<std::string> token;   // continuationToken of the last page read (none: from the start)

@@ -64,10 +64,12 @@ class EnvironmentsStream final : public SnapshotStream {
 
 }  // namespace
 
+std::unique_ptr<EntityStream> make_environments_stream(const EnvironmentsConfig& /*cfg*/, const LaunchDarklyConfig& ld) {
+  return std::make_unique<SnapshotEntityStream>(std::make_unique<EnvironmentsStream>(ld), true, DiscoveryNeeds{false, true});
+}
+
 Result<std::unique_ptr<Source>> EnvironmentsConfig::build(const SourceContext& ctx) const {
-  auto s = std::make_unique<EnvironmentsStream>(*ctx.launchdarkly);
-  return make_entity_source(std::make_unique<SnapshotEntityStream>(std::move(s), true, DiscoveryNeeds{false, true}),
-                            ctx);
+  return make_entity_source(make_environments_stream(*this, *ctx.launchdarkly), ctx);
 }
 
 std::unique_ptr<StreamConfig> parse_environments_config(ConfigNode& /*node*/) {

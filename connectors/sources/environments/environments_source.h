@@ -20,6 +20,8 @@ struct EnvironmentsConfig final : StreamConfig {
   [[nodiscard]] Result<std::unique_ptr<Source>> build(const SourceContext& ctx) const override;
 };
 std::unique_ptr<StreamConfig> parse_environments_config(ConfigNode& node);
+// The stream behind the source, for tests that drive its passes without HTTP.
+std::unique_ptr<EntityStream> make_environments_stream(const EnvironmentsConfig& cfg, const LaunchDarklyConfig& ld);
 
 Result<Entity> normalize_environment(simdjson::dom::element item, const std::string& project,
                                      const SecretPolicy& policy, int64_t now_ms);

@@ -23,9 +23,8 @@ Result<FlagRefreshState> FlagRefreshState::from_json(const nlohmann::json& j) {
   return s;
 }
 
-void FlagRefreshLogic::merge(FlagRefreshState& s, const std::vector<AuditRefreshItem>& items,
-                             const std::function<bool(const std::string& project)>& selected) const {
-  const int64_t lower = lower_bound(s);
+void FlagRefreshLogic::merge(FlagRefreshState& s, const std::vector<AuditRefreshItem>& items, int64_t lower,
+                             int64_t now_ms, const std::function<bool(const std::string& project)>& selected) const {
   std::set<std::string> pending(s.pending.begin(), s.pending.end());
   int64_t high = s.high;
   for (const auto& it : items) {
@@ -37,7 +36,9 @@ void FlagRefreshLogic::merge(FlagRefreshState& s, const std::vector<AuditRefresh
     }
   }
   s.high = high;
-  std::erase_if(s.recent, [&](const auto& kv) { return kv.second < high - lookback_ms_; });
+  // The next read starts no earlier than min(high, now - lookback): older ids are never re-read.
+  const int64_t keep_from = std::min(high, now_ms - lookback_ms_);
+  std::erase_if(s.recent, [&](const auto& kv) { return kv.second < keep_from; });
   s.pending.assign(pending.begin(), pending.end());
 }
 

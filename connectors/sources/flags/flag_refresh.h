@@ -5,14 +5,17 @@
 //     project), and collects the flags the new entries name;
 //  2. GETs each of them (/api/v2/flags/{p}/{key} with the selected environments):
 //     200 -> upsert when its versions changed; 404 -> delete.
-// The refresh point is the newest entry date seen; each read re-covers `lookback`
-// before it (entries that show up late) and skips entry ids it already handled. The
+// The refresh point is the newest entry date seen. Each read starts at the earlier of
+// that point and now - `lookback`, so entries that show up late (dated up to `lookback`
+// in the past) are still found, and skips entry ids it already handled; once nothing
+// changed for `lookback`, a pass reads one (empty) audit page per specifier. The
 // collected flags are committed as `pending` before they are fetched, so a crash redoes
 // one flag, not the audit read.
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -45,10 +48,13 @@ struct AuditRefreshItem {
 class FlagRefreshLogic {
  public:
   explicit FlagRefreshLogic(int64_t lookback_ms) : lookback_ms_(lookback_ms) {}
-  [[nodiscard]] int64_t lower_bound(const FlagRefreshState& s) const { return s.high - lookback_ms_; }
-  // Merges the collected entries into `s`: new entries' flags (`selected` ones) join
-  // `pending`, `high` advances, `recent` keeps only the overlap window.
-  void merge(FlagRefreshState& s, const std::vector<AuditRefreshItem>& items,
+  // Entries dated from here on are read (and those in `recent` skipped).
+  [[nodiscard]] int64_t lower_bound(const FlagRefreshState& s, int64_t now_ms) const {
+    return std::min(s.high, now_ms - lookback_ms_);
+  }
+  // Merges the entries read from `lower` on into `s`: new entries' flags (`selected`
+  // ones) join `pending`, `high` advances, `recent` keeps what the next read re-covers.
+  void merge(FlagRefreshState& s, const std::vector<AuditRefreshItem>& items, int64_t lower, int64_t now_ms,
              const std::function<bool(const std::string& project)>& selected) const;
 
  private:

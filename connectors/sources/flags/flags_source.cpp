@@ -97,9 +97,9 @@ class FlagRefreshPass final : public EntityPass {
  public:
   FlagRefreshPass(FlagsSnapshotStream& flags, SnapshotState& state, FlagRefreshState& refresh,
                   const FlagRefreshLogic& logic, std::vector<std::string> specs,
-                  std::function<nlohmann::json()> cursor_of)
+                  std::function<nlohmann::json()> cursor_of, int64_t now_ms)
       : flags_(flags), state_(state), refresh_(refresh), logic_(logic), specs_(std::move(specs)),
-        cursor_of_(std::move(cursor_of)) {
+        cursor_of_(std::move(cursor_of)), lower_(logic.lower_bound(refresh, now_ms)), started_ms_(now_ms) {
     // Pending flags from an interrupted pass are fetched before a new audit read.
     collecting_ = refresh_.pending.empty();
     if (collecting_) start_spec();
@@ -146,7 +146,7 @@ class FlagRefreshPass final : public EntityPass {
   }
 
   Status run_local(int64_t /*now_ms*/, StepOutput& /*out*/) override {
-    logic_.merge(refresh_, collected_, [this](const std::string& p) {
+    logic_.merge(refresh_, collected_, lower_, started_ms_, [this](const std::string& p) {
       return flags_.selection().project(p) && flags_.has_project(p);
     });
     collected_.clear();
@@ -164,7 +164,7 @@ class FlagRefreshPass final : public EntityPass {
     // after= is exclusive in practice; its inclusiveness is unstated (API-NOTES §1), so
     // widen by 1 ms and filter on our side (FlagRefreshLogic).
     next_target_ = "/api/v2/auditlog?limit=" + std::to_string(kAuditPageLimit) +
-                   "&after=" + std::to_string(logic_.lower_bound(refresh_) - 1) +
+                   "&after=" + std::to_string(lower_ - 1) +
                    "&spec=" + url_escape(specs_[spec_idx_]);
   }
 
@@ -183,7 +183,7 @@ class FlagRefreshPass final : public EntityPass {
       auto id = get_string(entry, "_id");
       auto date = get_int64(entry, "date");
       if (!id || !date) continue;  // the audit_log stream dead-letters it; here it names nothing
-      if (*date < logic_.lower_bound(refresh_)) reached_lower = true;
+      if (*date < lower_) reached_lower = true;
       AuditRefreshItem it{std::string(*id), *date, {}};
       auto add = [&](std::string_view spec) {
         if (auto f = flag_of_resource(spec)) it.flags.push_back(*f);
@@ -226,6 +226,8 @@ class FlagRefreshPass final : public EntityPass {
   std::set<std::string> requested_;
   std::vector<AuditRefreshItem> collected_;
   ListScope fetching_;
+  int64_t lower_;
+  int64_t started_ms_;
 };
 
 class FlagsEntityStream final : public EntityStream {
@@ -258,7 +260,7 @@ class FlagsEntityStream final : public EntityStream {
     }
     return std::unique_ptr<EntityPass>(std::make_unique<FlagRefreshPass>(flags_, state_, refresh_, logic_,
                                                                          std::move(specs),
-                                                                         [this] { return to_cursor(); }));
+                                                                         [this] { return to_cursor(); }, now_ms));
   }
 
  private:
@@ -286,8 +288,12 @@ class FlagsEntityStream final : public EntityStream {
 
 }  // namespace
 
+std::unique_ptr<EntityStream> make_flags_stream(const FlagsConfig& cfg, const LaunchDarklyConfig& ld) {
+  return std::make_unique<FlagsEntityStream>(cfg, ld);
+}
+
 Result<std::unique_ptr<Source>> FlagsConfig::build(const SourceContext& ctx) const {
-  return make_entity_source(std::make_unique<FlagsEntityStream>(*this, *ctx.launchdarkly), ctx);
+  return make_entity_source(make_flags_stream(*this, *ctx.launchdarkly), ctx);
 }
 
 std::unique_ptr<StreamConfig> parse_flags_config(ConfigNode& node) {

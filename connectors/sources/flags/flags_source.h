@@ -8,6 +8,7 @@
 #pragma once
 
 #include "config/config.h"
+#include "sources/entity/entity_pass.h"
 #include "core/time_util.h"
 
 namespace ldx {
@@ -20,5 +21,7 @@ struct FlagsConfig final : StreamConfig {
   [[nodiscard]] Result<std::unique_ptr<Source>> build(const SourceContext& ctx) const override;
 };
 std::unique_ptr<StreamConfig> parse_flags_config(ConfigNode& node);
+// The stream behind the source, for tests that drive its passes without HTTP.
+std::unique_ptr<EntityStream> make_flags_stream(const FlagsConfig& cfg, const LaunchDarklyConfig& ld);
 
 }  // namespace ldx

@@ -55,9 +55,12 @@ class MembersStream final : public SnapshotStream {
 
 }  // namespace
 
+std::unique_ptr<EntityStream> make_members_stream(const MembersConfig& cfg, const LaunchDarklyConfig& ld) {
+  return std::make_unique<SnapshotEntityStream>(std::make_unique<MembersStream>(cfg.page_limit, ld), false, DiscoveryNeeds{});
+}
+
 Result<std::unique_ptr<Source>> MembersConfig::build(const SourceContext& ctx) const {
-  auto s = std::make_unique<MembersStream>(page_limit, *ctx.launchdarkly);
-  return make_entity_source(std::make_unique<SnapshotEntityStream>(std::move(s), false, DiscoveryNeeds{}), ctx);
+  return make_entity_source(make_members_stream(*this, *ctx.launchdarkly), ctx);
 }
 
 std::unique_ptr<StreamConfig> parse_members_config(ConfigNode& node) {

@@ -17,6 +17,8 @@ struct MembersConfig final : StreamConfig {
   [[nodiscard]] Result<std::unique_ptr<Source>> build(const SourceContext& ctx) const override;
 };
 std::unique_ptr<StreamConfig> parse_members_config(ConfigNode& node);
+// The stream behind the source, for tests that drive its passes without HTTP.
+std::unique_ptr<EntityStream> make_members_stream(const MembersConfig& cfg, const LaunchDarklyConfig& ld);
 
 Result<Entity> normalize_member(simdjson::dom::element item, const SecretPolicy& policy, int64_t now_ms);
 

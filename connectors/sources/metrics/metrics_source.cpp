@@ -69,9 +69,12 @@ class MetricsStream final : public SnapshotStream {
 
 }  // namespace
 
+std::unique_ptr<EntityStream> make_metrics_stream(const MetricsConfig& cfg, const LaunchDarklyConfig& ld) {
+  return std::make_unique<SnapshotEntityStream>(std::make_unique<MetricsStream>(cfg.page_limit, ld), true, DiscoveryNeeds{});
+}
+
 Result<std::unique_ptr<Source>> MetricsConfig::build(const SourceContext& ctx) const {
-  auto s = std::make_unique<MetricsStream>(page_limit, *ctx.launchdarkly);
-  return make_entity_source(std::make_unique<SnapshotEntityStream>(std::move(s), true, DiscoveryNeeds{}), ctx);
+  return make_entity_source(make_metrics_stream(*this, *ctx.launchdarkly), ctx);
 }
 
 std::unique_ptr<StreamConfig> parse_metrics_config(ConfigNode& node) {

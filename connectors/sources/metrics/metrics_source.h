@@ -17,6 +17,8 @@ struct MetricsConfig final : StreamConfig {
   [[nodiscard]] Result<std::unique_ptr<Source>> build(const SourceContext& ctx) const override;
 };
 std::unique_ptr<StreamConfig> parse_metrics_config(ConfigNode& node);
+// The stream behind the source, for tests that drive its passes without HTTP.
+std::unique_ptr<EntityStream> make_metrics_stream(const MetricsConfig& cfg, const LaunchDarklyConfig& ld);
 
 Result<Entity> normalize_metric(simdjson::dom::element item, const std::string& project, const SecretPolicy& policy,
                                 int64_t now_ms);

@@ -65,9 +65,12 @@ class ProjectsStream final : public SnapshotStream {
 
 }  // namespace
 
+std::unique_ptr<EntityStream> make_projects_stream(const ProjectsConfig& cfg, const LaunchDarklyConfig& ld) {
+  return std::make_unique<SnapshotEntityStream>(std::make_unique<ProjectsStream>(cfg, ld), false, DiscoveryNeeds{});
+}
+
 Result<std::unique_ptr<Source>> ProjectsConfig::build(const SourceContext& ctx) const {
-  auto s = std::make_unique<ProjectsStream>(*this, *ctx.launchdarkly);
-  return make_entity_source(std::make_unique<SnapshotEntityStream>(std::move(s), false, DiscoveryNeeds{}), ctx);
+  return make_entity_source(make_projects_stream(*this, *ctx.launchdarkly), ctx);
 }
 
 std::unique_ptr<StreamConfig> parse_projects_config(ConfigNode& node) {

@@ -17,6 +17,8 @@ struct ProjectsConfig final : StreamConfig {
   [[nodiscard]] Result<std::unique_ptr<Source>> build(const SourceContext& ctx) const override;
 };
 std::unique_ptr<StreamConfig> parse_projects_config(ConfigNode& node);
+// The stream behind the source, for tests that drive its passes without HTTP.
+std::unique_ptr<EntityStream> make_projects_stream(const ProjectsConfig& cfg, const LaunchDarklyConfig& ld);
 
 Result<Entity> normalize_project(simdjson::dom::element item, const SecretPolicy& policy, int64_t now_ms);
 

@@ -141,9 +141,12 @@ class SegmentsIncrementalPass final : public EntityPass {
       return Status::retryable(call.describe() + ": response has no items array");
     }
     if (auto t = get_int64(answer.doc, "totalCount")) total_ = t;
+    // Stop at the previous pass's newest change, re-covering changes of the last
+    // `lookback` (a write that became visible late); once nothing changed for that
+    // long, the first page ends the read.
     auto h = high_.find(s.key);
     const std::optional<int64_t> stop_below =
-        h == high_.end() ? std::nullopt : std::optional<int64_t>(h->second - lookback_ms_);
+        h == high_.end() ? std::nullopt : std::optional<int64_t>(std::min(h->second, now_ms - lookback_ms_));
     bool reached_old = false;
     for (auto item : items) {
       auto e = segs_.normalize(item, s, now_ms);
@@ -272,8 +275,12 @@ class SegmentsEntityStream final : public EntityStream {
 
 }  // namespace
 
+std::unique_ptr<EntityStream> make_segments_stream(const SegmentsConfig& cfg, const LaunchDarklyConfig& ld) {
+  return std::make_unique<SegmentsEntityStream>(cfg, ld);
+}
+
 Result<std::unique_ptr<Source>> SegmentsConfig::build(const SourceContext& ctx) const {
-  return make_entity_source(std::make_unique<SegmentsEntityStream>(*this, *ctx.launchdarkly), ctx);
+  return make_entity_source(make_segments_stream(*this, *ctx.launchdarkly), ctx);
 }
 
 std::unique_ptr<StreamConfig> parse_segments_config(ConfigNode& node) {

@@ -5,8 +5,9 @@
 // gives them no included/excluded lists, and their membership is not part of the list.
 //
 // Incremental between full passes: each environment is read from the newest change
-// down to the newest lastModifiedDate of the previous pass (minus `lookback`), one page
-// in a steady state. Deletions do not show in such a read, so two things catch them:
+// down to the newest lastModifiedDate of the previous pass (re-covering the last
+// `lookback` of wall time, for writes that become visible late): one page in a steady
+// state. Deletions do not show in such a read, so two things catch them:
 //  - the list's totalCount: when it differs from the number of segments known for the
 //    environment, that environment is listed completely at once and what it no longer
 //    holds is confirmed (GET .../{key} -> 404) and deleted;
@@ -31,6 +32,8 @@ struct SegmentsConfig final : StreamConfig {
   [[nodiscard]] Result<std::unique_ptr<Source>> build(const SourceContext& ctx) const override;
 };
 std::unique_ptr<StreamConfig> parse_segments_config(ConfigNode& node);
+// The stream behind the source, for tests that drive its passes without HTTP.
+std::unique_ptr<EntityStream> make_segments_stream(const SegmentsConfig& cfg, const LaunchDarklyConfig& ld);
 
 Result<Entity> normalize_segment(simdjson::dom::element item, const std::string& project,
                                  const std::string& environment, const SecretPolicy& policy, int64_t now_ms);

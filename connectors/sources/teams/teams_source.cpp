@@ -56,9 +56,12 @@ class TeamsStream final : public SnapshotStream {
 
 }  // namespace
 
+std::unique_ptr<EntityStream> make_teams_stream(const TeamsConfig& cfg, const LaunchDarklyConfig& ld) {
+  return std::make_unique<SnapshotEntityStream>(std::make_unique<TeamsStream>(cfg.page_limit, ld), false, DiscoveryNeeds{});
+}
+
 Result<std::unique_ptr<Source>> TeamsConfig::build(const SourceContext& ctx) const {
-  auto s = std::make_unique<TeamsStream>(page_limit, *ctx.launchdarkly);
-  return make_entity_source(std::make_unique<SnapshotEntityStream>(std::move(s), false, DiscoveryNeeds{}), ctx);
+  return make_entity_source(make_teams_stream(*this, *ctx.launchdarkly), ctx);
 }
 
 std::unique_ptr<StreamConfig> parse_teams_config(ConfigNode& node) {

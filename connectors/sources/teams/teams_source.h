@@ -18,6 +18,8 @@ struct TeamsConfig final : StreamConfig {
   [[nodiscard]] Result<std::unique_ptr<Source>> build(const SourceContext& ctx) const override;
 };
 std::unique_ptr<StreamConfig> parse_teams_config(ConfigNode& node);
+// The stream behind the source, for tests that drive its passes without HTTP.
+std::unique_ptr<EntityStream> make_teams_stream(const TeamsConfig& cfg, const LaunchDarklyConfig& ld);
 
 Result<Entity> normalize_team(simdjson::dom::element item, const SecretPolicy& policy, int64_t now_ms);
 

@@ -1,0 +1,178 @@
+// The contexts stream against an in-memory contexts/search: sort=ts order, tokens that
+// name the last item's position, contexts seen again moving to the end.
+#include "sources/contexts/contexts_source.h"
+
+#include <gtest/gtest.h>
+
+#include "../entity/fake_api.h"
+
+namespace ldx {
+namespace {
+
+using test::Archive;
+using test::FakeApi;
+using test::run_pass;
+
+struct FakeContexts {
+  struct Rec {
+    std::string key;
+    std::string app;
+    int64_t seq = 0;  // position in ts order (lastSeen strictly increases with it)
+  };
+  std::vector<Rec> recs;  // sorted by seq
+  int64_t next_seq = 1;
+  int generation = 0;  // tokens minted before expire_all() are refused
+  void expire_all() { ++generation; }
+  std::vector<nlohmann::json> bodies;
+
+  void add(const std::string& key, const std::string& app = "") { recs.push_back({key, app, next_seq++}); }
+  void seen_again(const std::string& key) {
+    for (auto it = recs.begin(); it != recs.end(); ++it) {
+      if (it->key == key) {
+        Rec r = *it;
+        recs.erase(it);
+        r.seq = next_seq++;
+        recs.push_back(r);
+        return;
+      }
+    }
+  }
+  static std::string last_seen(int64_t seq) {
+    // 2025-01-01T00:00:00Z + seq ms, with a nanosecond tail that keeps the order exact.
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "2025-01-01T00:%02lld:%02lld.%03lld000007Z", static_cast<long long>(seq / 60000),
+                  static_cast<long long>((seq / 1000) % 60), static_cast<long long>(seq % 1000));
+    return buf;
+  }
+  ApiAnswer answer(const ApiCall& c, simdjson::dom::parser& parser, int limit_max = 50) {
+    auto body = nlohmann::json::parse(c.body);
+    bodies.push_back(body);
+    EXPECT_EQ(body["sort"], "ts");
+    EXPECT_EQ(c.target.find('?'), std::string::npos) << "query parameters and a body at once are an error";
+    const int limit = std::min(body["limit"].get<int>(), limit_max);
+    int64_t after = 0;
+    if (body.contains("continuationToken")) {
+      const std::string t = body["continuationToken"];
+      const auto dash = t.find('-');
+      if (std::stoi(t.substr(1, dash - 1)) != generation) return {400, {}, "invalid continuation token"};
+      after = std::stoll(t.substr(dash + 1));
+    }
+    nlohmann::json page = {{"items", nlohmann::json::array()}, {"_environmentId", "env-id"}, {"_links", nlohmann::json::object()}};
+    size_t n = 0;
+    bool more = false;
+    for (const auto& r : recs) {
+      if (r.seq <= after) continue;
+      if (n == static_cast<size_t>(limit)) {
+        more = true;
+        break;
+      }
+      nlohmann::json item = {{"context", {{"kind", "user"}, {"key", r.key}}}, {"lastSeen", last_seen(r.seq)}};
+      if (!r.app.empty()) item["applicationId"] = r.app;
+      page["items"].push_back(item);
+      page["continuationToken"] = "t" + std::to_string(generation) + "-" + std::to_string(r.seq);
+      ++n;
+    }
+    if (more) page["_links"]["next"] = {{"href", "/api/v2/projects/p/environments/e/contexts?sort=ts"}};
+    simdjson::dom::element doc;
+    stash_.push_back(page.dump());
+    EXPECT_EQ(parser.parse(stash_.back()).get(doc), simdjson::SUCCESS);
+    return {200, doc, ""};
+  }
+  std::vector<std::string> stash_;
+};
+
+class ContextsStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cfg_.page_limit = 3;
+    for (int i = 0; i < 10; ++i) ctx_.add("u" + std::to_string(i), i % 3 == 0 ? "ios" : "");
+    api_.post = [this](const ApiCall& c, simdjson::dom::parser& p) {
+      EXPECT_EQ(c.target, "/api/v2/projects/p/environments/e/contexts/search");
+      return ctx_.answer(c, p);
+    };
+    projects_ = {test::project("p", {"e"})};
+  }
+  std::unique_ptr<EntityStream> stream() { return make_contexts_stream(cfg_, ld_); }
+  std::string id(const FakeContexts::Rec& r) { return "p/e/user/" + r.key + (r.app.empty() ? "" : "/" + r.app); }
+
+  ContextsConfig cfg_;
+  LaunchDarklyConfig ld_;
+  FakeContexts ctx_;
+  FakeApi api_;
+  std::vector<ProjectInfo> projects_;
+};
+
+TEST_F(ContextsStreamTest, EveryContextOnceThenOnlyWhatWasSeenSince) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1);
+  ASSERT_TRUE(r1.completed);
+  EXPECT_EQ(a.all.size(), 10u);
+  EXPECT_EQ(api_.requests, 4);  // 3+3+3+1, the last page has no next
+  for (const auto& r : ctx_.recs) EXPECT_EQ(a.last.count(id(r)), 1u) << id(r);
+
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, 2);
+  EXPECT_EQ(a.all.size(), 10u) << "a steady state exports nothing";
+  EXPECT_EQ(api_.requests, 1) << "and reads one (empty) page";
+
+  ctx_.seen_again("u2");
+  ctx_.add("u10");
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, 3);
+  ASSERT_EQ(a.all.size(), 12u);
+  EXPECT_EQ(a.all[10]["id"], "p/e/user/u2");  // seen again: exported again (append-style)
+  EXPECT_EQ(a.all[11]["id"], "p/e/user/u10");
+  EXPECT_EQ(a.all[10]["occurred_at"], "2025-01-01T00:00:00.011Z");
+}
+
+TEST_F(ContextsStreamTest, RestartAfterAnyPageResumesWhereItStopped) {
+  for (size_t k = 1; k < 4; ++k) {
+    SCOPED_TRACE("crash after page " + std::to_string(k));
+    Archive a;
+    auto crashed = run_pass(*stream(), nullptr, projects_, api_, a, 1, k);
+    ASSERT_FALSE(crashed.completed);
+    EXPECT_EQ(a.all.size(), 3 * k);
+    api_.requests = 0;
+    auto resumed = run_pass(*stream(), crashed.final_cursor, projects_, api_, a, 2);
+    ASSERT_TRUE(resumed.completed);
+    EXPECT_EQ(a.all.size(), 10u) << "nothing twice, nothing lost";
+    EXPECT_EQ(static_cast<size_t>(api_.requests), 4 - k);
+  }
+}
+
+TEST_F(ContextsStreamTest, AnExpiredTokenRereadsFromTheStartAndSkipsWhatWasExported) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1);
+  ctx_.expire_all();
+  ctx_.seen_again("u4");
+  ctx_.add("u11");
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, 2);
+  ASSERT_TRUE(r2.completed);
+  ASSERT_EQ(a.all.size(), 12u);
+  EXPECT_EQ(a.all[10]["id"], "p/e/user/u4");
+  EXPECT_EQ(a.all[11]["id"], "p/e/user/u11");
+  EXPECT_TRUE(ctx_.bodies[4].contains("continuationToken"));
+  EXPECT_FALSE(ctx_.bodies[5].contains("continuationToken")) << "the rescan starts without a token";
+}
+
+TEST_F(ContextsStreamTest, CursorRoundTrips) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1);
+  auto c = ContextsCursor::from_json(r1.final_cursor);
+  ASSERT_TRUE(c.is_ok());
+  EXPECT_EQ(c->to_json(), r1.final_cursor);
+  EXPECT_TRUE(c->scopes["p/e"].last_seen_ns.has_value());
+  EXPECT_FALSE(ContextsCursor::from_json(nlohmann::json{{"v", 2}}).is_ok());
+}
+
+TEST(ContextScopeCursor, AdmitsNewerAndUnseenTies) {
+  ContextScopeCursor c;
+  EXPECT_TRUE(c.admit("a", 10));
+  EXPECT_FALSE(c.admit("a", 10));
+  EXPECT_TRUE(c.admit("b", 10));  // a tie at the mark, not yet exported
+  EXPECT_FALSE(c.admit("z", 9));
+  EXPECT_TRUE(c.admit("a", 11));  // seen again later
+  EXPECT_EQ(c.ids_at_last_seen, std::set<std::string>{"a"});
+}
+
+}  // namespace
+}  // namespace ldx

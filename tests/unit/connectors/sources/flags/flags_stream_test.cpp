@@ -1,0 +1,300 @@
+// The flags stream's passes against an in-memory API: every flag once, nothing in a
+// steady state, upserts on any version change, deletes only after a complete snapshot,
+// and a crash after any page changes nothing of the outcome.
+#include "sources/flags/flags_source.h"
+
+#include <gtest/gtest.h>
+
+#include "../entity/fake_api.h"
+#include "sources/flags/flag_normalizer.h"
+
+namespace ldx {
+namespace {
+
+using test::Archive;
+using test::FakeApi;
+using test::run_pass;
+
+constexpr const char* kLive = "/api/v2/flags/default?summary=0&env=production&env=test";
+constexpr const char* kArchived = "/api/v2/flags/default?summary=0&env=production&env=test&filter=state:archived";
+
+nlohmann::json flag(const std::string& key, int version, int prod_version = 1) {
+  return {{"key", key},
+          {"name", key},
+          {"kind", "boolean"},
+          {"_version", version},
+          {"creationDate", 1700000000000},
+          {"archived", false},
+          {"environments",
+           {{"production", {{"on", true}, {"version", prod_version}, {"lastModified", 1700000000000 + prod_version}}},
+            {"test", {{"on", false}, {"version", 1}, {"lastModified", 1700000000000}}}}}};
+}
+
+struct World {
+  std::map<std::string, nlohmann::json> live;
+  std::map<std::string, nlohmann::json> archived;
+  void publish(FakeApi& api) const {
+    api.lists[kLive].clear();
+    api.lists[kArchived].clear();
+    api.singles.clear();
+    for (const auto& [k, f] : live) {
+      api.lists[kLive].push_back(f);
+      api.singles["/api/v2/flags/default/" + k + "?env=production&env=test"] = f;
+    }
+    for (const auto& [k, f] : archived) {
+      api.lists[kArchived].push_back(f);
+      api.singles["/api/v2/flags/default/" + k + "?env=production&env=test"] = f;
+    }
+  }
+};
+
+class FlagsStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cfg_.page_limit = 2;
+    for (int i = 1; i <= 7; ++i) world_.live["flag-" + std::to_string(i)] = flag("flag-" + std::to_string(i), 1);
+    world_.archived["old-1"] = flag("old-1", 3);
+    world_.publish(api_);
+    projects_ = {test::project("default", {"production", "test"})};
+  }
+  std::unique_ptr<EntityStream> stream() { return make_flags_stream(cfg_, ld_); }
+  // The outcome every sink must show: each live flag's latest version, deletes for gone ones.
+  void expect_matches(const Archive& a, const std::vector<std::string>& deleted) {
+    for (const auto* m : {&world_.live, &world_.archived}) {
+      for (const auto& [k, f] : *m) {
+        auto it = a.last.find("default/" + k);
+        ASSERT_NE(it, a.last.end()) << k;
+        EXPECT_EQ(it->second["op"], "upsert") << k;
+        EXPECT_EQ(it->second["version"], f["_version"]) << k;
+        EXPECT_EQ(it->second["data"]["environments"]["production"]["version"],
+                  f["environments"]["production"]["version"])
+            << k;
+      }
+    }
+    for (const auto& k : deleted) {
+      auto it = a.last.find("default/" + k);
+      ASSERT_NE(it, a.last.end()) << k;
+      EXPECT_EQ(it->second["op"], "delete") << k;
+      EXPECT_TRUE(it->second["data"].is_null());
+    }
+  }
+
+  FlagsConfig cfg_;
+  LaunchDarklyConfig ld_;
+  World world_;
+  FakeApi api_;
+  std::vector<ProjectInfo> projects_;
+};
+
+TEST_F(FlagsStreamTest, FirstPassExportsEveryFlagArchivedIncludedThenNothing) {
+  Archive a;
+  auto s = stream();
+  auto r1 = run_pass(*s, nullptr, projects_, api_, a, 1000);
+  ASSERT_TRUE(r1.completed);
+  EXPECT_EQ(a.all.size(), 8u);
+  expect_matches(a, {});
+  EXPECT_EQ(a.last["default/flag-1"]["kind"], "boolean");
+  EXPECT_EQ(a.last["default/flag-1"]["project"], "default");
+  // 7 live flags at 2 per page = 4 pages, 1 archived page.
+  EXPECT_EQ(api_.requests, 5);
+
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, 2000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(a.all.size(), 8u) << "a steady state emits nothing";
+  EXPECT_EQ(api_.requests, 5) << "and spends only the list pages";
+}
+
+TEST_F(FlagsStreamTest, AnyVersionChangeIsAnUpsertAndADisappearanceADelete) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1000);
+  world_.live["flag-3"] = flag("flag-3", 1, 2);  // one environment's version only
+  world_.live["flag-4"] = flag("flag-4", 2);     // the flag's _version only
+  world_.archived["flag-5"] = flag("flag-5", 2);
+  world_.archived["flag-5"]["archived"] = true;
+  world_.live.erase("flag-5");
+  world_.live.erase("flag-2");
+  world_.live["flag-9"] = flag("flag-9", 1);
+  world_.publish(api_);
+  const size_t before = a.all.size();
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, 2000);
+  ASSERT_TRUE(r2.completed);
+  expect_matches(a, {"flag-2"});
+  EXPECT_EQ(a.all.size() - before, 5u);  // flag-3, flag-4, flag-5, flag-9, delete flag-2
+}
+
+TEST_F(FlagsStreamTest, CrashAfterEveryBatchChangesNothingOfTheOutcome) {
+  Archive base;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, base, 1000);
+  world_.live["flag-3"] = flag("flag-3", 1, 2);
+  world_.live.erase("flag-2");
+  world_.live.erase("flag-6");
+  world_.live["flag-9"] = flag("flag-9", 1);
+  world_.publish(api_);
+  Archive clean = base;
+  auto full = run_pass(*stream(), r1.final_cursor, projects_, api_, clean, 2000);
+  ASSERT_TRUE(full.completed);
+  const size_t batches = full.cursors.size();
+  ASSERT_GT(batches, 4u);
+  for (size_t k = 1; k < batches; ++k) {
+    SCOPED_TRACE("crash after batch " + std::to_string(k));
+    Archive a = base;
+    auto crashed = run_pass(*stream(), r1.final_cursor, projects_, api_, a, 2000, k);
+    ASSERT_FALSE(crashed.completed);
+    // Deletes come only from a complete snapshot: none before the listing is done.
+    const auto& open = crashed.final_cursor["snapshot"]["open"];
+    if (!open.is_null() && !open["listed"].get<bool>()) {
+      for (const auto& e : a.all) EXPECT_NE(e["op"], "delete");
+    }
+    const size_t requests_before = static_cast<size_t>(api_.requests);
+    auto resumed = run_pass(*stream(), crashed.final_cursor, projects_, api_, a, 3000);
+    ASSERT_TRUE(resumed.completed);
+    expect_matches(a, {"flag-2", "flag-6"});
+    // The restart resumed where the crash left it: it did not start the snapshot over.
+    EXPECT_LE(static_cast<size_t>(api_.requests) - requests_before, batches - k + 1);
+    // ... and nothing was exported twice beyond the one page that is redone.
+    std::map<std::string, int> emitted;
+    for (size_t i = base.all.size(); i < a.all.size(); ++i) emitted[a.all[i]["id"]]++;
+    for (const auto& [id, n] : emitted) EXPECT_LE(n, 2) << id;
+  }
+}
+
+TEST_F(FlagsStreamTest, AFlagSkippedByAShiftingListIsConfirmedAliveNotDeleted) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1000);
+  // While the second pass walks the list, flag-1 (on the first page) is deleted after
+  // that page was read: every later item moves one place forward, so one is skipped.
+  api_.before_answer = [this](int n) {
+    if (n == 2) {
+      world_.live.erase("flag-1");
+      world_.publish(api_);
+    }
+  };
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, 2000);
+  ASSERT_TRUE(r2.completed);
+  expect_matches(a, {"flag-1"});
+  for (const auto& e : a.all) {
+    if (e["op"] == "delete") {
+      EXPECT_EQ(e["id"], "default/flag-1");
+    }
+  }
+}
+
+TEST_F(FlagsStreamTest, ProjectLeavingTheSelectionIsForgottenNotDeleted) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1000);
+  ld_.projects = {"other"};
+  api_.lists["/api/v2/flags/other?summary=0&env=production"] = {};
+  auto r2 = run_pass(*stream(), r1.final_cursor, {test::project("other", {"production"})}, api_, a, 2000);
+  ASSERT_TRUE(r2.completed);
+  for (const auto& e : a.all) EXPECT_NE(e["op"], "delete");
+  EXPECT_TRUE(r2.final_cursor["snapshot"]["known"].empty());
+}
+
+TEST_F(FlagsStreamTest, ServerCapOnThePageSizeLosesNothing) {
+  cfg_.page_limit = 100;
+  api_.max_limit = 3;  // the server serves fewer than asked
+  Archive a;
+  auto r = run_pass(*stream(), nullptr, projects_, api_, a, 1000);
+  ASSERT_TRUE(r.completed);
+  expect_matches(a, {});
+}
+
+// --- refresh: audit_log ---
+
+class FlagsRefreshTest : public FlagsStreamTest {
+ protected:
+  void SetUp() override {
+    FlagsStreamTest::SetUp();
+    cfg_.audit_refresh = true;
+    cfg_.full_every = Millis(3'600'000);
+    cfg_.lookback = Millis(120'000);
+    api_.custom = [this](const ApiCall& c, FakeApi& api) -> std::optional<ApiAnswer> {
+      if (!c.target.starts_with("/api/v2/auditlog")) return std::nullopt;
+      std::string path;
+      auto q = test::query_params(c.target, path, nullptr);
+      const int64_t after = std::stoll(q["after"]);
+      EXPECT_EQ(q["spec"], "proj%2F%2A%3Aenv%2F%2A%3Aflag%2F%2A");
+      nlohmann::json page = {{"items", nlohmann::json::array()}, {"_links", nlohmann::json::object()}};
+      for (auto it = audit_.rbegin(); it != audit_.rend(); ++it) {
+        if ((*it)["date"].get<int64_t>() > after) page["items"].push_back(*it);
+      }
+      return api.parse(page.dump());
+    };
+  }
+  void audit(const std::string& id, int64_t date, const std::string& flag_key) {
+    audit_.push_back({{"_id", id},
+                      {"date", date},
+                      {"kind", "flag"},
+                      {"accesses", {{{"action", "updateOn"}, {"resource", "proj/default:env/production:flag/" + flag_key}}}}});
+  }
+  std::vector<nlohmann::json> audit_;
+};
+
+TEST_F(FlagsRefreshTest, BetweenFullSnapshotsOnlyNamedFlagsAreFetched) {
+  Archive a;
+  const int64_t t0 = 1'800'000'000'000;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, t0);  // full: none completed yet
+  ASSERT_TRUE(r1.completed);
+  EXPECT_EQ(api_.requests, 5);
+
+  world_.live["flag-3"] = flag("flag-3", 1, 2);
+  world_.live.erase("flag-4");
+  world_.live["flag-9"] = flag("flag-9", 1);
+  world_.publish(api_);
+  audit("e1", t0 + 10'000, "flag-3");
+  audit("e2", t0 + 11'000, "flag-4");
+  audit("e3", t0 + 12'000, "flag-9");
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, t0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, 4) << "one audit page and three flag GETs";
+  expect_matches(a, {"flag-4"});
+
+  // Steady state: one (empty) audit page per pass, nothing exported.
+  const size_t n = a.all.size();
+  api_.requests = 0;
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, t0 + 700'000);
+  ASSERT_TRUE(r3.completed);
+  EXPECT_EQ(api_.requests, 1);
+  EXPECT_EQ(a.all.size(), n);
+
+  // full_every later a full snapshot runs again (and would find what the log missed).
+  world_.live["flag-5"] = flag("flag-5", 7);  // no audit entry
+  world_.publish(api_);
+  auto r4 = run_pass(*stream(), r3.final_cursor, projects_, api_, a, t0 + 3'700'000);
+  ASSERT_TRUE(r4.completed);
+  expect_matches(a, {"flag-4"});
+}
+
+TEST_F(FlagsRefreshTest, CrashWhileFetchingRedoesOneFlag) {
+  Archive a;
+  const int64_t t0 = 1'800'000'000'000;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, t0);
+  for (int i = 1; i <= 5; ++i) {
+    world_.live["flag-" + std::to_string(i)] = flag("flag-" + std::to_string(i), 2);
+    audit("e" + std::to_string(i), t0 + 1000 * i, "flag-" + std::to_string(i));
+  }
+  world_.publish(api_);
+  // Batches: 1 audit page, 1 merge, then one per flag. Crash after the third flag.
+  auto crashed = run_pass(*stream(), r1.final_cursor, projects_, api_, a, t0 + 60'000, 5);
+  EXPECT_EQ(crashed.final_cursor["refresh"]["pending"].size(), 2u);
+  api_.requests = 0;
+  auto resumed = run_pass(*stream(), crashed.final_cursor, projects_, api_, a, t0 + 61'000);
+  ASSERT_TRUE(resumed.completed);
+  EXPECT_EQ(api_.requests, 2) << "the two pending flags, no new audit read";
+  expect_matches(a, {});
+}
+
+TEST(FlagOfResource, NamesOneFlag) {
+  EXPECT_EQ(flag_of_resource("proj/default:env/production:flag/new-ui;beta"),
+            std::make_pair(std::string("default"), std::string("new-ui")));
+  EXPECT_EQ(flag_of_resource("proj/default:env/*:flag/x")->second, "x");
+  EXPECT_FALSE(flag_of_resource("proj/*:env/*:flag/*"));
+  EXPECT_FALSE(flag_of_resource("proj/default:env/production:segment/s"));
+  EXPECT_FALSE(flag_of_resource("proj/default"));
+}
+
+}  // namespace
+}  // namespace ldx
