@@ -1,0 +1,329 @@
+// Kafka throughput: ldexport's pipeline next to the raw ceiling, same run, same machine.
+//
+//  pipeline  recorded audit-log API pages (in memory, no HTTP) -> simdjson parse ->
+//            normalize_audit_entry (the real normalizer) -> KafkaSink::write, one page
+//            per batch as the pipeline delivers them (write returns after every
+//            delivery report, acks=all, idempotent) -> librdkafka's mock broker.
+//  raw       the same finished messages (key, envelope, headers) from a bare
+//            librdkafka producer with the same guarantees (acks=all, idempotent),
+//            produced as fast as it goes and flushed once at the end.
+//  raw/page  the same bare producer waiting for each page's reports, as the delivery
+//            rule makes any sink do: the ceiling for one-batch-at-a-time delivery.
+// Usage: kafka_bench [--records N] [--rounds R] [--out FILE] [--command TEXT]
+#include <simdjson.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/json_writer.h"
+#include "core/stop_signal.h"
+#include "core/time_util.h"
+#include "mock_cluster.h"
+#include "sinks/kafka/kafka_handles.h"
+#include "sinks/kafka/kafka_sink.h"
+#include "sources/audit_log/audit_log_normalizer.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kPageSize = 20;  // the audit-log API's maximum page (API-NOTES §1)
+constexpr int kPartitions = 4;
+
+// One audit entry shaped like the spec's example (fixtures/auditlog-page.json).
+nlohmann::json audit_entry(uint64_t n, int64_t date, std::mt19937_64& rng) {
+  static const char* kKinds[] = {"flag", "segment", "environment", "member", "project"};
+  static const char* kEnvs[] = {"production", "staging", "test"};
+  char id[25];
+  std::snprintf(id, sizeof id, "%08llx%016llx", static_cast<unsigned long long>(n & 0xffffffff),
+                static_cast<unsigned long long>(rng()));
+  const std::string kind = kKinds[n % 5];
+  const std::string flag = "flag-" + std::to_string(rng() % 5000);
+  const std::string res = "proj/project-" + std::to_string(n % 7) + ":env/" + kEnvs[n % 3] + ":" + kind + "/" + flag;
+  const std::string member = "507f1f77bcf86cd7994" + std::to_string(10000 + rng() % 89999);
+  return {
+      {"_links",
+       {{"parent", {{"href", "/api/v2/auditlog"}, {"type", "application/json"}}},
+        {"self", {{"href", std::string("/api/v2/auditlog/") + id}, {"type", "application/json"}}}}},
+      {"_id", id},
+      {"_accountId", "1234a56b7c89d012345e678f"},
+      {"date", date},
+      {"accesses", {{{"action", "updateOn"}, {"resource", res}}}},
+      {"kind", kind},
+      {"name", "Example " + kind + " " + flag},
+      {"description", "Turned on the flag for " + std::string(kEnvs[n % 3]) + " after review #" +
+                          std::to_string(rng() % 100000)},
+      {"shortDescription", "Example, turning on the flag"},
+      {"comment", "This is an automated change"},
+      {"member",
+       {{"_links", {{"self", {{"href", "/api/v2/members/" + member}, {"type", "application/json"}}}}},
+        {"_id", member},
+        {"email", "ariel@acme.com"},
+        {"firstName", "Ariel"},
+        {"lastName", "Flores"}}},
+      {"subject", {{"_links", nlohmann::json::object()}, {"name", "Ariel Flores"}}},
+      {"titleVerb", "turned on the flag"},
+      {"title", "Ariel Flores turned on the flag " + flag},
+      {"target",
+       {{"_links", {{"self", {{"href", "/api/v2/flags/project/" + flag}, {"type", "application/json"}}}}},
+        {"name", flag},
+        {"resources", {res}}}},
+      {"parent",
+       {{"_links", {{"self", {{"href", "/api/v2/projects/project"}, {"type", "application/json"}}}}},
+        {"name", "Example project"},
+        {"resource", "proj/project"}}}};
+}
+
+std::vector<std::string> recorded_pages(size_t records) {
+  std::mt19937_64 rng(42);
+  std::vector<std::string> pages;
+  int64_t date = 1764000000000;
+  for (size_t n = 0; n < records; n += kPageSize) {
+    nlohmann::json items = nlohmann::json::array();
+    for (size_t k = n; k < std::min(records, n + kPageSize); ++k) {
+      date -= static_cast<int64_t>(rng() % 50);
+      items.push_back(audit_entry(k, date, rng));
+    }
+    nlohmann::json page{{"_links", {{"self", {{"href", "/api/v2/auditlog?limit=20"}}},
+                                    {"next", {{"href", "/api/v2/auditlog?limit=20&before=" + std::to_string(date)}}}}},
+                        {"items", std::move(items)},
+                        {"totalCount", records}};
+    pages.push_back(page.dump());
+  }
+  return pages;
+}
+
+// Page -> Batch exactly as the audit-log source does it (parse, normalize each item).
+bool page_to_batch(simdjson::dom::parser& parser, const std::string& page, uint64_t seq, ldx::Batch& out) {
+  simdjson::dom::element doc;
+  simdjson::dom::array items;
+  if (parser.parse(page).get(doc) != simdjson::SUCCESS || doc["items"].get(items) != simdjson::SUCCESS) return false;
+  out.stream = ldx::kAuditLogStream;
+  out.sequence = seq;
+  out.records.clear();
+  const int64_t now = ldx::wall_now_ms();
+  for (auto item : items) {
+    auto rec = ldx::normalize_audit_entry(item, ldx::SecretPolicy{false}, now);
+    if (!rec.is_ok()) return false;
+    out.records.push_back(std::move(rec.value()));
+  }
+  return true;
+}
+
+struct Finished {
+  std::string key;
+  std::string value;
+  std::string op;
+};
+
+std::atomic<size_t> g_delivered{0};
+std::atomic<size_t> g_failed{0};
+void on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  if (m->err) g_failed.fetch_add(1);
+  g_delivered.fetch_add(1);
+}
+
+ldx::kafka::Client raw_producer(const std::string& bootstrap, bool per_page) {
+  char err[512];
+  ldx::kafka::Conf conf(rd_kafka_conf_new());
+  auto set = [&](const char* k, const char* v) { rd_kafka_conf_set(conf.get(), k, v, err, sizeof err); };
+  set("bootstrap.servers", bootstrap.c_str());
+  set("acks", "all");
+  set("enable.idempotence", "true");
+  set("socket.nagle.disable", "true");
+  if (per_page) set("linger.ms", "0");  // else librdkafka's default batching
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), on_dr);
+  return ldx::kafka::Client(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof err));
+}
+
+double run_raw(const std::string& bootstrap, const std::string& topic, const std::vector<Finished>& msgs,
+               bool per_page) {
+  auto p = raw_producer(bootstrap, per_page);
+  ldx::kafka::Topic t(rd_kafka_topic_new(p.get(), topic.c_str(), nullptr));
+  g_delivered = 0;
+  g_failed = 0;
+  const auto t0 = Clock::now();
+  size_t sent = 0;
+  for (const auto& m : msgs) {
+    rd_kafka_headers_t* h = rd_kafka_headers_new(3);
+    rd_kafka_header_add(h, ldx::kHeaderStream, -1, "audit_log", -1);
+    rd_kafka_header_add(h, ldx::kHeaderOp, -1, m.op.data(), static_cast<ssize_t>(m.op.size()));
+    rd_kafka_header_add(h, ldx::kHeaderSchema, -1, ldx::kSchemaV1, -1);
+    while (rd_kafka_producev(p.get(), RD_KAFKA_V_RKT(t.get()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
+                             RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
+                             RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(0),
+                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      rd_kafka_poll(p.get(), 10);
+    }
+    ++sent;
+    if (per_page && sent % kPageSize == 0) {
+      while (g_delivered.load() < sent) rd_kafka_poll(p.get(), 100);
+    }
+  }
+  while (g_delivered.load() < sent) rd_kafka_poll(p.get(), 100);
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (g_failed.load() != 0) {
+    std::cerr << "raw producer: " << g_failed.load() << " deliveries failed\n";
+    std::exit(1);
+  }
+  t.reset();
+  return static_cast<double>(msgs.size()) / secs;
+}
+
+double run_pipeline(const std::string& bootstrap, const std::string& topic_template,
+                    const std::vector<std::string>& pages, size_t* records_out, double* parse_share) {
+  ldx::StopSignal stop;
+  ldx::KafkaSinkConfig cfg;
+  cfg.name = "bench";
+  cfg.type = "kafka";
+  cfg.brokers = bootstrap;
+  cfg.topic = topic_template;
+  ldx::KafkaSink sink(cfg, stop);
+  if (!sink.open().is_ok() || !sink.recover("audit_log", nullptr).is_ok()) {
+    std::cerr << "cannot open the Kafka sink\n";
+    std::exit(1);
+  }
+  simdjson::dom::parser parser;
+  ldx::Batch batch;
+  size_t records = 0;
+  const auto t0 = Clock::now();
+  uint64_t seq = 0;
+  std::chrono::duration<double> in_parse{0};
+  for (const auto& page : pages) {
+    const auto p0 = Clock::now();
+    const bool parsed = page_to_batch(parser, page, ++seq, batch);
+    in_parse += Clock::now() - p0;
+    if (!parsed) {
+      std::cerr << "a recorded page did not parse\n";
+      std::exit(1);
+    }
+    auto r = sink.write(batch);
+    if (!r.is_ok()) {
+      std::cerr << "sink write failed: " << r.status().describe() << "\n";
+      std::exit(1);
+    }
+    records += batch.records.size();
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  (void)sink.close();
+  *records_out = records;
+  *parse_share = in_parse.count() / secs;
+  return static_cast<double>(records) / secs;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::string machine() {
+  utsname u{};
+  uname(&u);
+  std::string cpu = "unknown CPU";
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0) {
+      cpu = line.substr(line.find(':') + 2);
+      break;
+    }
+  }
+  return cpu + ", " + std::to_string(std::thread::hardware_concurrency()) + " logical CPUs, " + u.sysname + " " +
+         u.release + " " + u.machine;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  size_t records = 100000;
+  int rounds = 3;
+  std::string out;
+  std::string command = "kafka_bench";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--records") records = std::stoul(argv[i + 1]);
+    else if (a == "--rounds") rounds = std::stoi(argv[i + 1]);
+    else if (a == "--out") out = argv[i + 1];
+    else if (a == "--command") command = argv[i + 1];
+  }
+  std::string err;
+  auto cluster = ldx::testing::MockCluster::start(1, &err);
+  if (!cluster) {
+    std::cerr << "mock cluster: " << err << "\n";
+    return 1;
+  }
+  std::cerr << "recording " << records << " audit entries in " << (records + kPageSize - 1) / kPageSize
+            << " pages...\n";
+  const auto pages = recorded_pages(records);
+  size_t page_bytes = 0;
+  for (const auto& p : pages) page_bytes += p.size();
+
+  // The finished messages for the raw runs: what the pipeline would send.
+  std::vector<Finished> finished;
+  {
+    simdjson::dom::parser parser;
+    ldx::Batch b;
+    uint64_t seq = 0;
+    for (const auto& p : pages) {
+      page_to_batch(parser, p, ++seq, b);
+      for (auto& r : b.records) finished.push_back({r.id, r.envelope, ldx::op_name(r.op)});
+    }
+  }
+  size_t envelope_bytes = 0;
+  for (const auto& f : finished) envelope_bytes += f.value.size();
+
+  std::vector<double> pipe, raw, raw_page, parse_shares;
+  size_t piped = 0;
+  for (int r = 0; r < rounds; ++r) {
+    // Fresh topics per round: the mock keeps ~5 MB per partition.
+    const std::string base = "bench" + std::to_string(r);
+    for (const char* t : {".pipeline.audit_log", ".raw", ".rawpage"}) cluster->create_topic(base + t, kPartitions);
+    double share = 0;
+    pipe.push_back(run_pipeline(cluster->bootstrap(), base + ".pipeline.{stream}", pages, &piped, &share));
+    parse_shares.push_back(share);
+    raw.push_back(run_raw(cluster->bootstrap(), base + ".raw", finished, false));
+    raw_page.push_back(run_raw(cluster->bootstrap(), base + ".rawpage", finished, true));
+    std::cerr << "round " << r + 1 << ": pipeline " << static_cast<long>(pipe.back()) << "/s, raw "
+              << static_cast<long>(raw.back()) << "/s, raw per page " << static_cast<long>(raw_page.back())
+              << "/s; parse+normalize " << static_cast<int>(parse_shares.back() * 100) << "% of pipeline time\n";
+  }
+  if (piped != finished.size()) {
+    std::cerr << "the pipeline delivered " << piped << " records, expected " << finished.size() << "\n";
+    return 1;
+  }
+  const double p = median(pipe), w = median(raw), wp = median(raw_page);
+  char buf[4096];
+  std::snprintf(buf, sizeof buf,
+                "# Kafka sink throughput\n\n"
+                "Command: `%s`\n\n"
+                "Machine: %s\n\n"
+                "Run: %s UTC; librdkafka %s; mock cluster with 1 broker (librdkafka's), %d partitions; "
+                "%zu audit entries in %zu recorded pages of %d (%.1f MB of API JSON, %.1f MB of envelopes); "
+                "median of %d rounds.\n\n"
+                "| path | records/s |\n| --- | ---: |\n"
+                "| pipeline: parse + normalize + KafkaSink::write per page (acks=all, idempotent) | %.0f |\n"
+                "| raw ceiling: bare librdkafka producer, same messages, flushed once | %.0f |\n"
+                "| raw, one page at a time: bare producer waiting for each page's reports | %.0f |\n\n"
+                "**Ratio pipeline / raw ceiling: %.2f** (target >= 0.5: %s).\n\n"
+                "Ratio pipeline / raw one page at a time: %.2f.\n",
+                command.c_str(), machine().c_str(), ldx::format_rfc3339_ms(ldx::wall_now_ms()).c_str(),
+                rd_kafka_version_str(), kPartitions, finished.size(), pages.size(), kPageSize,
+                static_cast<double>(page_bytes) / 1e6, static_cast<double>(envelope_bytes) / 1e6, rounds, p, w, wp,
+                p / w, p / w >= 0.5 ? "met" : "NOT met", p / wp);
+  std::cout << buf;
+  if (!out.empty()) {
+    std::ofstream f(out);
+    f << buf;
+  }
+  return 0;
+}
