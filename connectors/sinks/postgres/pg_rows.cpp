@@ -5,6 +5,8 @@
 #include <limits>
 #include <map>
 
+#include "core/time_util.h"
+
 namespace ldx::pg {
 
 namespace {
@@ -39,6 +41,54 @@ StageRow::StageRow(const Record& r, int64_t seq) {
   fields_[7] = r.occurred_at_ms ? number(numbers_[2], *r.occurred_at_ms) : nullptr;
   fields_[8] = number(numbers_[3], r.observed_at_ms);
   fields_[9] = is_json_null(r.data) ? nullptr : r.data.c_str();
+}
+
+TableRow::TableRow(const Record& r) {
+  fields_[0] = r.id.c_str();
+  fields_[1] = op_name(r.op);
+  fields_[2] = nullable(r.project);
+  fields_[3] = nullable(r.environment);
+  fields_[4] = nullable(r.kind);
+  fields_[5] = r.version ? number(version_, *r.version) : nullptr;
+  if (r.occurred_at_ms) {
+    occurred_ = format_rfc3339_ms(*r.occurred_at_ms);
+    fields_[6] = occurred_.c_str();
+  }
+  observed_ = format_rfc3339_ms(r.observed_at_ms);
+  fields_[7] = observed_.c_str();
+  fields_[8] = is_json_null(r.data) ? nullptr : r.data.c_str();
+}
+
+const std::vector<std::string>& direct_columns() {
+  static const std::vector<std::string> kCols{"id",      "op",          "project",     "environment", "kind",
+                                              "version", "occurred_at", "observed_at", "data"};
+  return kCols;
+}
+
+std::string text_array_literal(const std::vector<const Record*>& records) {
+  std::string out = "{";
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    for (char c : records[i]->id) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::vector<const Record*> fresh_records(const std::vector<const Record*>& records,
+                                         const std::vector<std::string>& stored_ids) {
+  std::unordered_set<std::string_view> seen(stored_ids.begin(), stored_ids.end());
+  std::vector<const Record*> out;
+  out.reserve(records.size());
+  for (const Record* r : records) {
+    if (seen.insert(r->id).second) out.push_back(r);
+  }
+  return out;
 }
 
 std::vector<PlannedChange> plan_entity_changes(const std::vector<const Record*>& records,

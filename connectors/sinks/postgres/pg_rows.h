@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/record.h"
@@ -28,6 +29,29 @@ class StageRow {
   std::array<std::array<char, 24>, 4> numbers_{};
   std::array<const char*, 10> fields_{};
 };
+
+// One COPY row straight into an append-only stream table (direct_columns()).
+class TableRow {
+ public:
+  explicit TableRow(const Record& r);
+  TableRow(const TableRow&) = delete;
+  TableRow& operator=(const TableRow&) = delete;
+  [[nodiscard]] const std::array<const char*, 9>& fields() const { return fields_; }
+
+ private:
+  std::array<char, 24> version_{};
+  std::string occurred_;
+  std::string observed_;
+  std::array<const char*, 9> fields_{};
+};
+const std::vector<std::string>& direct_columns();
+
+// A Postgres text[] literal ({"a","b\"c"}), bound as one parameter ($1::text[]).
+std::string text_array_literal(const std::vector<const Record*>& records);
+
+// The records to append: the first of each id, minus the ids already stored.
+std::vector<const Record*> fresh_records(const std::vector<const Record*>& records,
+                                         const std::vector<std::string>& stored_ids);
 
 // What the database says about one staged entity record (one row of the verdicts query).
 struct EntityVerdict {

@@ -30,7 +30,7 @@ std::vector<std::string> staging_ddl() {
   return {
       std::string("CREATE TEMP TABLE IF NOT EXISTS ") + kStageTable +
           " (seq bigint NOT NULL, id text, op text, project text, environment text, kind text, version bigint,"
-          " occurred_ms bigint, observed_ms bigint, data jsonb) ON COMMIT DELETE ROWS",
+          " occurred_ms bigint, observed_ms bigint, data text) ON COMMIT DELETE ROWS",
       std::string("CREATE TEMP TABLE IF NOT EXISTS ") + kPlanTable +
           " (seq bigint NOT NULL, revision bigint NOT NULL, valid_from_ms bigint NOT NULL, valid_to_ms bigint)"
           " ON COMMIT DELETE ROWS",
@@ -74,10 +74,11 @@ StreamSql build_stream_sql(const std::string& schema, const std::string& stream,
         index("_project_env_idx", q.table, "project, environment"),
         index("_occurred_at_idx", q.table, "occurred_at"),
     };
+    q.select_stored_ids = "SELECT id FROM " + q.table + " WHERE id = ANY($1::text[])";
     q.insert_append = "INSERT INTO " + q.table +
                       " (id, op, project, environment, kind, version, occurred_at, observed_at, data)"
                       " SELECT id, op, project, environment, kind, version, " +
-                      ts("occurred_ms") + ", " + ts("observed_ms") + ", data FROM " + kStageTable +
+                      ts("occurred_ms") + ", " + ts("observed_ms") + ", data::jsonb FROM " + kStageTable +
                       " ORDER BY seq ON CONFLICT (id) DO NOTHING";
   } else {
     q.history = qualified(schema, stream + "_history");
@@ -108,11 +109,11 @@ StreamSql build_stream_sql(const std::string& schema, const std::string& stream,
     // an unversioned record also the same occurred_at (see plan_entity_changes).
     q.verdicts = std::string("SELECT s.seq, c.revision, (extract(epoch FROM l.valid_from) * 1000)::bigint,") +
                  " coalesce(l.op = s.op AND l.version IS NOT DISTINCT FROM s.version"
-                 " AND l.data IS NOT DISTINCT FROM s.data, false),"
+                 " AND l.data IS NOT DISTINCT FROM s.data::jsonb, false),"
                  " ((s.version IS NOT NULL OR s.occurred_ms IS NOT NULL) AND EXISTS (SELECT 1 FROM " +
                  q.history +
                  " h WHERE h.id = s.id AND h.op = s.op AND h.version IS NOT DISTINCT FROM s.version"
-                 " AND h.data IS NOT DISTINCT FROM s.data AND (s.version IS NOT NULL OR h.occurred_at = " +
+                 " AND h.data IS NOT DISTINCT FROM s.data::jsonb AND (s.version IS NOT NULL OR h.occurred_at = " +
                  ts("s.occurred_ms") + ")))"
                  " FROM " +
                  kStageTable + " s LEFT JOIN " + q.table + " c ON c.id = s.id LEFT JOIN " + q.history +
@@ -126,7 +127,7 @@ StreamSql build_stream_sql(const std::string& schema, const std::string& stream,
                        " valid_from, valid_to, data)"
                        " SELECT s.id, s.op, s.project, s.environment, s.kind, s.version, " +
                        ts("s.occurred_ms") + ", " + ts("s.observed_ms") + ", p.revision, " + ts("p.valid_from_ms") +
-                       ", " + ts("p.valid_to_ms") + ", s.data FROM " + kStageTable + " s JOIN " + kPlanTable +
+                       ", " + ts("p.valid_to_ms") + ", s.data::jsonb FROM " + kStageTable + " s JOIN " + kPlanTable +
                        " p USING (seq) ON CONFLICT (id, revision) DO NOTHING";
     // The last change of each id becomes the current row. A delete keeps the last known
     // state (a delete record usually carries no data) and sets deleted_at.
@@ -139,7 +140,7 @@ StreamSql build_stream_sql(const std::string& schema, const std::string& stream,
                        " valid_from, deleted_at, data)"
                        " SELECT DISTINCT ON (s.id) s.id, s.op, s.project, s.environment, s.kind, s.version, " +
                        ts("s.occurred_ms") + ", " + ts("s.observed_ms") + ", p.revision, " + ts("p.valid_from_ms") +
-                       ", CASE WHEN s.op = 'delete' THEN " + ts("p.valid_from_ms") + " END, s.data FROM " +
+                       ", CASE WHEN s.op = 'delete' THEN " + ts("p.valid_from_ms") + " END, s.data::jsonb FROM " +
                        kStageTable + " s JOIN " + kPlanTable +
                        " p USING (seq) ORDER BY s.id, s.seq DESC"
                        " ON CONFLICT (id) DO UPDATE SET op = excluded.op, " +

@@ -2,8 +2,12 @@
 // validated, quoted identifiers (values are always $n parameters).
 //
 // Layouts (one table per stream, typed envelope columns plus `data jsonb`):
-//   append-only (audit_log)  <stream>: one row per record id, INSERT ... ON CONFLICT
-//                            (id) DO NOTHING, so a replay adds nothing.
+//   append-only (audit_log)  <stream>: one row per record id; a replay adds nothing.
+//                            The writer holds the stream's lock, so it asks which ids
+//                            are stored and COPYs only the others straight into the
+//                            table (COPY's bulk insert: this is the throughput path);
+//                            record-by-record retries go through staging and
+//                            INSERT ... ON CONFLICT (id) DO NOTHING.
 //   entity (any other)       <stream>: the current state, one row per id; a delete
 //                            sets deleted_at and keeps the row.
 //                            <stream>_history: one row per change (revision 1, 2,
@@ -31,6 +35,7 @@ inline constexpr size_t kMaxStreamNameBytes = 40;
 Status validate_stream_name(std::string_view stream);
 
 // The writer's session-local staging tables (COPY targets), emptied at every COMMIT.
+// `data` is staged as text and parsed to jsonb once, by the INSERT that keeps it.
 inline constexpr const char* kStageTable = "ldx_stage";
 inline constexpr const char* kPlanTable = "ldx_plan";
 std::vector<std::string> staging_ddl();
@@ -45,7 +50,8 @@ struct StreamSql {
   std::string read_registration;  // $1 stream -> layout, layout_version
   std::string register_stream;    // $1 stream, $2 layout, $3 layout_version
   // append-only
-  std::string insert_append;
+  std::string select_stored_ids;  // $1 text[] of ids -> those already stored
+  std::string insert_append;      // staging -> table, ON CONFLICT (id) DO NOTHING
   // entity
   std::string verdicts;
   std::string close_previous;

@@ -1,11 +1,12 @@
 // Postgres sink (issue 5): one table per stream in a schema the daemon creates and
 // migrates itself (pg_migrations.h, pg_stream_tables.h).
 //
-// Each batch is one transaction on the stream's own connection: COPY into a session
-// temp table, INSERT ... ON CONFLICT into the stream's tables, and the batch's source
-// cursor upserted into <schema>.ldexport_cursors, then COMMIT. A replay after a
-// restart is absorbed by the upsert, so the tables are exactly-once whatever the other
-// sinks do. The position reported for the checkpoint is {"batches": N}, the count of
+// Each batch is one transaction on the stream's own connection: the rows, then the
+// batch's source cursor upserted into <schema>.ldexport_cursors, then COMMIT. Entity
+// streams COPY into a session temp table and merge with INSERT ... ON CONFLICT; the
+// append-only audit_log COPYs the ids not yet stored straight into its table (safe
+// under the writer lock below; see append_fresh). A replay after a restart adds no
+// row, so the tables are exactly-once whatever the other sinks do. The position reported for the checkpoint is {"batches": N}, the count of
 // committed batches kept beside the cursor; on recover() a database holding fewer
 // batches than the checkpoint says was restored or truncated, which is fatal rather
 // than a silent gap.

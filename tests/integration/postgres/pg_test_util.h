@@ -29,7 +29,7 @@ inline Record audit_record(const std::string& id, int64_t occurred_ms, const std
   r.kind = "flag";
   r.occurred_at_ms = occurred_ms;
   r.observed_at_ms = occurred_ms + 500;
-  r.data = data.empty() ? "{\"_id\":\"" + id + "\",\"kind\":\"flag\"}" : data;
+  r.data = data.empty() ? nlohmann::json{{"_id", id}, {"kind", "flag"}}.dump() : data;
   r.finish();
   return r;
 }

@@ -97,6 +97,18 @@ TEST_F(PostgresSinkTest, AuditLogKeepsEachRecordOnceWithTypedColumnsAndTheCursor
   EXPECT_EQ(cur[0][1].as<int64_t>(), 4);
 }
 
+TEST_F(PostgresSinkTest, IdsWithQuotesBackslashesAndCommasAreStoredOnceLikeAnyOther) {
+  auto sink = open_sink("audit_log");
+  const std::vector<std::string> odd{"we\"ird", "back\\slash", "comma,{brace}", "tab\there", "ünï"};
+  std::vector<Record> recs;
+  for (const auto& id : odd) recs.push_back(audit_record(id, kT0));
+  write_ok(*sink, make_batch("audit_log", recs, 1));
+  write_ok(*sink, make_batch("audit_log", recs, 2));  // a replay of the same ids
+  EXPECT_EQ(ids("audit_log"), std::set<std::string>(odd.begin(), odd.end()));
+  EXPECT_EQ(scalar("SELECT count(*) FROM " + table("audit_log")), 5);
+  EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".dead_letter"), 0);
+}
+
 TEST_F(PostgresSinkTest, ADatabaseBehindItsCheckpointIsFatalNotASilentGap) {
   auto sink = open_sink("audit_log");
   write_ok(*sink, make_batch("audit_log", {audit_record("a1", kT0)}, 1));

@@ -169,3 +169,52 @@ TEST(PgStorableText, KeepsValidUtf8AndReplacesWhatTextCannotHold) {
 
 }  // namespace
 }  // namespace ldx::pg
+
+namespace ldx::pg {
+namespace {
+
+TEST(PgTableRow, CarriesRfc3339TimestampsForTheAppendOnlyCopy) {
+  Record r;
+  r.id = "61f1";
+  r.kind = "flag";
+  r.occurred_at_ms = 1700000000123;
+  r.observed_at_ms = 1700000000999;
+  r.data = "{\"a\":\"tab\\there\"}";
+  TableRow row(r);
+  const auto& f = row.fields();
+  ASSERT_EQ(f.size(), direct_columns().size());
+  EXPECT_STREQ(f[0], "61f1");
+  EXPECT_STREQ(f[1], "upsert");
+  EXPECT_EQ(f[2], nullptr);
+  EXPECT_STREQ(f[4], "flag");
+  EXPECT_EQ(f[5], nullptr);
+  EXPECT_STREQ(f[6], "2023-11-14T22:13:20.123Z");
+  EXPECT_STREQ(f[7], "2023-11-14T22:13:20.999Z");
+  EXPECT_STREQ(f[8], "{\"a\":\"tab\\there\"}");
+}
+
+TEST(PgFreshRecords, SkipsStoredIdsAndRepeatsWithinTheBatch) {
+  std::vector<Record> recs(5);
+  const char* ids[] = {"a", "b", "a", "c", "d"};
+  for (size_t i = 0; i < recs.size(); ++i) recs[i].id = ids[i];
+  std::vector<const Record*> ptrs;
+  for (const auto& r : recs) ptrs.push_back(&r);
+  auto fresh = fresh_records(ptrs, {"c"});
+  ASSERT_EQ(fresh.size(), 3u);
+  EXPECT_EQ(fresh[0], &recs[0]);  // the first "a" wins
+  EXPECT_EQ(fresh[1], &recs[1]);
+  EXPECT_EQ(fresh[2], &recs[4]);
+}
+
+TEST(PgTextArrayLiteral, QuotesEveryElement) {
+  std::vector<Record> recs(3);
+  recs[0].id = "plain";
+  recs[1].id = "with\"quote";
+  recs[2].id = "back\\slash,comma {}";
+  std::vector<const Record*> ptrs{&recs[0], &recs[1], &recs[2]};
+  EXPECT_EQ(text_array_literal(ptrs), R"({"plain","with\"quote","back\\slash,comma {}"})");
+  EXPECT_EQ(text_array_literal({}), "{}");
+}
+
+}  // namespace
+}  // namespace ldx::pg
