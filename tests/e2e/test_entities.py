@@ -1,0 +1,333 @@
+"""End-to-end: the entity streams (projects, environments, flags, segments, contexts,
+members, teams, metrics, experiments) against the simulator's ground truth.
+
+What a data team relies on: after the last pass, for every stream, the archive's latest
+record per id is the simulator's latest version of every live entity and a `delete` for
+every deleted one it ever exported; kill -9 mid-pass, 5xx/drops/truncations and a tight
+rate limit change nothing of that; no SDK or mobile key is archived unless
+include_secrets is on; a selection exports exactly what it selects; a steady state
+costs no more requests than the data set's list pages, as `once` reports.
+Run: python3 test_entities.py <ld-simulator> <ldexport> [test names...]
+"""
+import collections
+import json
+import math
+import os
+import random
+import re
+import signal
+import time
+
+from harness import Simulator, Workspace, check, main
+
+SEED = int(os.environ.get("LDX_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
+STREAMS = ["projects", "environments", "flags", "segments", "contexts", "members", "teams", "metrics",
+           "experiments"]
+SUMMARY = re.compile(r"^(\w+): (\d+) new records, (\d+) pages, (\d+) requests, (\d+) dead letters$", re.M)
+
+
+def write_config(ws, sim, streams, projects=("*",), environments=("*",), include_secrets=False, interval="1s"):
+    """streams: {name: "extra: keys, ..."}."""
+    lines = []
+    for name, extra in streams.items():
+        lines.append("  %s: { interval: %s, jitter: 0s%s }" % (name, interval, (", " + extra) if extra else ""))
+    with open(ws.config, "w") as f:
+        f.write("""launchdarkly:
+  base_url: %s
+  token: ${LD_API_TOKEN}
+  retry_base: 100ms
+  retry_max: 2s
+  max_retries: 12
+  include_secrets: %s
+  projects: [%s]
+  environments: [%s]
+streams:
+%s
+sinks:
+  - { name: archive, type: file, path: %s, rotate_bytes: 1MiB }
+checkpoint: { type: file, path: %s }
+dead_letter: { path: %s }
+log: { level: info, format: json, progress_interval: 5s }
+http: { enabled: false }
+shutdown_timeout: 20s
+""" % (sim.base_url, "true" if include_secrets else "false", ", ".join('"%s"' % p for p in projects),
+       ", ".join('"%s"' % e for e in environments), "\n".join(lines), ws.archive, ws.state, ws.dead))
+
+
+def sim_post(sim, path):
+    return sim._req("POST", path)
+
+
+def summary(out):
+    """{stream: (records, pages, requests, dead letters)} from `once`'s summary."""
+    return {m.group(1): tuple(int(m.group(i)) for i in range(2, 6)) for m in SUMMARY.finditer(out)}
+
+
+def id_scope(stream, ident):
+    """(project, environment) an id names, None where the stream has no such part."""
+    parts = ident.split("/")
+    if stream in ("members", "teams"):
+        return None, None
+    if stream == "projects":
+        return parts[0], None
+    if stream in ("flags", "metrics"):
+        return parts[0], None
+    return parts[0], parts[1]
+
+
+def selected(stream, ident, projects, environments):
+    p, e = id_scope(stream, ident)
+    if p is not None and "*" not in projects and p not in projects:
+        return False
+    if e is not None and "*" not in environments and e not in environments:
+        return False
+    return True
+
+
+def check_stream(ws, sim, stream, projects=("*",), environments=("*",)):
+    """The archive's latest record per id equals the simulator's truth; no replayed duplicate."""
+    truth = sim.truth(stream)
+    live = {x["id"]: x["version"] for x in truth["live"] if selected(stream, x["id"], projects, environments)}
+    deleted = {i for i in truth["deleted"] if selected(stream, i, projects, environments)}
+    last, prev = {}, {}
+    records = ws.archive_records(stream)
+    for r in records:
+        check(r["schema"] == "ldexport.v1" and r["stream"] == stream, "bad envelope: %s" % r)
+        check(r["op"] in ("upsert", "delete"), "bad op: %s" % r)
+        key = (r["op"], r["version"], json.dumps(r["data"], sort_keys=True))
+        # A batch replayed after a crash must not show: the same state twice in a row is a duplicate.
+        check(prev.get(r["id"]) != key, "%s: %s archived twice in a row" % (stream, r["id"]))
+        prev[r["id"]] = key
+        last[r["id"]] = r
+    for ident, version in live.items():
+        check(ident in last, "%s: live %s missing from the archive" % (stream, ident))
+        r = last[ident]
+        check(r["op"] == "upsert", "%s: live %s ends with a %s" % (stream, ident, r["op"]))
+        if version is not None:
+            check(r["version"] == version, "%s: %s archived at version %s, LaunchDarkly has %s" %
+                  (stream, ident, r["version"], version))
+    for ident in deleted:
+        if ident in last:  # never exported (created and deleted between passes): nothing to delete
+            check(last[ident]["op"] == "delete", "%s: deleted %s ends with an upsert" % (stream, ident))
+            check(last[ident]["data"] is None, "%s: a delete carries data" % stream)
+    extra = set(last) - set(live) - deleted
+    check(not extra, "%s: %d archived ids are not (selected) simulator ids, e.g. %s" %
+          (stream, len(extra), sorted(extra)[:3]))
+    return last, records
+
+
+def open_snapshots(ws):
+    """Streams whose committed cursor holds a snapshot in progress (a pass was cut short)."""
+    out = []
+    for name in os.listdir(ws.state) if os.path.isdir(ws.state) else []:
+        if not name.endswith(".checkpoint.json"):
+            continue
+        with open(os.path.join(ws.state, name)) as f:
+            cursor = json.load(f).get("source") or {}
+        if isinstance(cursor, dict) and (cursor.get("snapshot") or {}).get("open"):
+            out.append(name.split(".")[0])
+    return out
+
+
+def assert_no_secrets(ws):
+    """No SDK or mobile key anywhere: archive, checkpoints, dead letters."""
+    pat = re.compile(rb"(sdk|mob)-[0-9a-f]{8}-[0-9a-f]{4}-")
+    for root, _, files in os.walk(ws.dir):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                m = pat.search(f.read())
+            check(m is None, "an SDK or mobile key is in %s" % os.path.join(root, name))
+
+
+def all_streams_match_truth_through_mutations_faults_and_kill9(sim_bin, ldx):
+    rng = random.Random(SEED)
+    print("seed", SEED, "(rerun with LDX_TEST_SEED=%d)" % SEED)
+    ws = Workspace(ldx, "entities")
+    with Simulator(sim_bin, "--seed", 21, "--projects", 3, "--environments", 3, "--flags", 130,
+                   "--segments", 55, "--contexts", 120, "--members", 30, "--teams", 6, "--metrics", 55,
+                   "--experiments", 2, "--audit-entries", 50, "--fault-rate", 0.05, "--rate-limit", 150) as sim:
+        streams = {s: "" for s in STREAMS}
+        streams["segments"] = "full_every: 20s"
+        write_config(ws, sim, streams)
+        first = ws.once(sim)
+        for s in STREAMS:
+            check_stream(ws, sim, s)
+        print("initial export:", summary(first.stdout))
+
+        # Several passes while the simulator mutates every stream; hard kills mid-pass.
+        sim_post(sim, "/_sim/mutate-every?every=100ms")
+        kills, cut = 0, set()
+        for _ in range(3):
+            p = ws.start_run(sim)
+            time.sleep(rng.uniform(1.5, 5.0))
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                kills += 1
+            ws.finish_run(p)
+            cut.update(open_snapshots(ws))
+        p = ws.start_run(sim)
+        time.sleep(3)
+        rc = ws.finish_run(p, signal.SIGTERM)
+        check(rc == 0, "ldexport run exited %d on SIGTERM" % rc)
+        check(kills >= 2, "only %d kills landed" % kills)
+        check(cut, "no kill landed inside a snapshot")
+        sim_post(sim, "/_sim/mutate-every?every=off")
+        mutated = sim.stats()
+        # The first pass finishes what a kill interrupted (a snapshot resumes where it was,
+        # so pages read before the kill may predate the last mutations); the second is a
+        # complete snapshot of the quiet state.
+        ws.once(sim)
+        ws.once(sim)
+        deletes = collections.Counter()
+        for s in STREAMS:
+            last, _ = check_stream(ws, sim, s)
+            deletes[s] = sum(1 for r in last.values() if r["op"] == "delete")
+        print("after %d kills (snapshots cut short: %s): deletes archived per stream %s; simulator %s" %
+              (kills, sorted(cut), dict(deletes), mutated))
+        for s in ("flags", "segments", "members"):
+            check(deletes[s] > 0, "no %s delete was exercised" % s)
+        assert_no_secrets(ws)
+        ws.assert_token_nowhere(sim.token)
+    ws.cleanup()
+
+
+def selection_exports_exactly_those(sim_bin, ldx):
+    # 23 environments per project: more than an embedded collection holds (20), so
+    # discovery has to follow the environments endpoint.
+    with Simulator(sim_bin, "--seed", 4, "--projects", 3, "--environments", 23, "--flags", 12,
+                   "--segments", 3, "--contexts", 4, "--metrics", 3, "--experiments", 1, "--rate-limit", 1000) as sim:
+        ws = Workspace(ldx, "selection")
+        projects, environments = ("default", "project-3"), ("production", "env-3", "env-22")
+        chosen = ["environments", "flags", "segments", "contexts", "metrics"]
+        write_config(ws, sim, {s: "" for s in chosen}, projects, environments)
+        ws.once(sim)
+        archived = sorted(d for d in os.listdir(ws.archive)
+                          if not d.startswith(".") and os.path.isdir(os.path.join(ws.archive, d)))
+        check(archived == sorted(chosen), "archived streams %s, configured %s" % (archived, chosen))
+        for s in chosen:
+            last, records = check_stream(ws, sim, s, projects, environments)
+            check(last, "%s: nothing exported" % s)
+            for r in records:
+                check(r["project"] in projects, "%s: project %s was not selected" % (s, r["project"]))
+                if s != "flags" and s != "metrics":
+                    check(r["environment"] in environments, "%s: environment %s was not selected" %
+                          (s, r["environment"]))
+        # Flags carry the targeting of the selected environments only.
+        flag = next(iter(check_stream(ws, sim, "flags", projects, environments)[0].values()))
+        check(sorted(flag["data"]["environments"]) == sorted(environments),
+              "flag environments %s" % sorted(flag["data"]["environments"]))
+        ws.cleanup()
+
+        ws = Workspace(ldx, "every-environment")
+        write_config(ws, sim, {"environments": ""})
+        out = ws.once(sim).stdout
+        last, _ = check_stream(ws, sim, "environments")
+        check(len(last) == 3 * 23, "%d environments exported" % len(last))
+        # One projects page with the embedded environments, then each project's list.
+        check(summary(out)["environments"][2] == 1 + 3, "requests: %s" % out)
+        assert_no_secrets(ws)
+        ws.cleanup()
+
+
+def pages(n, limit):
+    return max(1, math.ceil(n / limit))
+
+
+def steady_state_costs_only_the_list_pages(sim_bin, ldx):
+    shape = dict(projects=3, environments=2, flags=230, segments=120, contexts=130, members=1300, teams=140,
+                 metrics=70, experiments=2)
+    args = []
+    for k, v in shape.items():
+        args += ["--" + k, v]
+    with Simulator(sim_bin, "--seed", 8, "--audit-entries", 20, *args) as sim:
+        ws = Workspace(ldx, "steady")
+        write_config(ws, sim, {s: "" for s in STREAMS})
+        first = summary(ws.once(sim).stdout)
+        before = sim.stats()["requests_total"]
+        out = ws.once(sim).stdout
+        served = sim.stats()["requests_total"] - before
+        steady = summary(out)
+        print("first pass", first)
+        print("steady pass", steady)
+        P, E = shape["projects"], shape["environments"]
+        discovery = pages(P, 100)  # projects with their embedded environments (E <= 20)
+        flags_per_project = collections.Counter(i.split("/")[0] for i in
+                                                (x["id"] for x in sim.truth("flags")["live"]))
+        metrics_per_project = collections.Counter(x["id"].split("/")[0] for x in sim.truth("metrics")["live"])
+        bound = {
+            "projects": pages(P, 100),
+            "environments": discovery,
+            # unarchived + archived lists: at most one page more than all of them together
+            "flags": discovery + sum(pages(n, 100) + 1 for n in flags_per_project.values()),
+            "segments": discovery + P * E * pages(shape["segments"], 50),
+            "contexts": discovery + P * E * pages(shape["contexts"], 50),
+            "members": pages(shape["members"], 1000),
+            "teams": pages(shape["teams"], 100),
+            "metrics": discovery + sum(pages(n, 50) for n in metrics_per_project.values()),
+            "experiments": discovery + P * E * pages(shape["experiments"], 100),
+        }
+        for s in STREAMS:
+            records, _, requests, dead = steady[s]
+            check(records == 0, "%s: %d records in a steady state" % (s, records))
+            check(dead == 0, "%s: dead letters" % s)
+            check(requests <= bound[s], "%s: %d requests in a steady state, the data set needs %d list pages" %
+                  (s, requests, bound[s]))
+            check(first[s][2] <= bound[s], "%s: first pass %d requests > %d" % (s, first[s][2], bound[s]))
+        # The incremental streams read one page per environment when nothing changed.
+        check(steady["contexts"][2] == discovery + P * E, "contexts: %s" % (steady["contexts"],))
+        check(steady["segments"][2] == discovery + P * E, "segments: %s" % (steady["segments"],))
+        # What `once` reports is what the API served (no faults here: no retries).
+        check(sum(v[2] for v in steady.values()) == served,
+              "the summary counts %d requests, the simulator served %d" % (sum(v[2] for v in steady.values()),
+                                                                           served))
+        check("total: %d requests" % served in out, "total line: %s" % out)
+        ws.cleanup()
+
+
+def flags_refresh_from_the_audit_log(sim_bin, ldx):
+    with Simulator(sim_bin, "--seed", 12, "--projects", 2, "--flags", 250, "--audit-entries", 30,
+                   "--fault-rate", 0.03, "--rate-limit", 400) as sim:
+        ws = Workspace(ldx, "refresh")
+        write_config(ws, sim, {"flags": "refresh: audit_log, full_every: 1h, lookback: 2m"})
+        ws.once(sim)  # the first pass is a full snapshot
+        check_stream(ws, sim, "flags")
+        sim.set_faults(0)
+        for kind, n in (("flag_changed", 12), ("flag_deleted", 3), ("flag_created", 3), ("flag_archived", 2)):
+            sim_post(sim, "/_sim/mutate?n=%d&kind=%s" % (n, kind))
+        out = ws.once(sim).stdout
+        last, _ = check_stream(ws, sim, "flags")
+        check(any(r["op"] == "delete" for r in last.values()), "no delete from a 404")
+        requests = summary(out)["flags"][2]
+        # Discovery, the audit pages of 20 mutations, one GET per named flag.
+        check(requests <= 1 + 2 + 20, "refresh pass spent %d requests: %s" % (requests, out))
+        out = ws.once(sim).stdout
+        records, _, requests, _ = summary(out)["flags"]
+        check(records == 0 and requests <= 1 + 2, "steady refresh: discovery and the audit page(s): %s" % out)
+        check_stream(ws, sim, "flags")
+        ws.cleanup()
+
+
+def include_secrets_opts_in_with_a_warning(sim_bin, ldx):
+    with Simulator(sim_bin, "--seed", 2, "--projects", 1, "--environments", 2) as sim:
+        ws = Workspace(ldx, "secrets")
+        write_config(ws, sim, {"environments": ""}, include_secrets=True)
+        p = ws.once(sim)
+        check("include_secrets is on" in p.stdout + p.stderr, "no warning at start")
+        last, _ = check_stream(ws, sim, "environments")
+        for r in last.values():
+            check(r["data"]["apiKey"].startswith("sdk-") and r["data"]["mobileKey"].startswith("mob-"),
+                  "include_secrets: keys missing from %s" % r["id"])
+        ws.cleanup()
+
+
+TESTS = {
+    "all_streams_match_truth_through_mutations_faults_and_kill9":
+        all_streams_match_truth_through_mutations_faults_and_kill9,
+    "selection_exports_exactly_those": selection_exports_exactly_those,
+    "steady_state_costs_only_the_list_pages": steady_state_costs_only_the_list_pages,
+    "flags_refresh_from_the_audit_log": flags_refresh_from_the_audit_log,
+    "include_secrets_opts_in_with_a_warning": include_secrets_opts_in_with_a_warning,
+}
+
+if __name__ == "__main__":
+    main(TESTS)
