@@ -22,10 +22,11 @@ ctest --test-dir build/ci --output-on-failure -j "$jobs" --timeout 900
 if [ "${LDX_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
   bash scripts/build.sh asan -DLDX_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g"
-  # Unit, conformance and end-to-end tests (the whole binary, under the sanitizers);
-  # the integration suites and the longest kill -9 loops ran in the plain build above.
+  # Unit tests and the simulator's conformance run under the sanitizers; the
+  # integration and end-to-end suites ran in the plain build above (running them under
+  # ASan too is the next step once CI time allows).
   echo "== tests under ASan + UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 1800 -L "unit|conformance|e2e" -LE "slow"
+    ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 1800 -L "unit|conformance"
 fi
 echo "== all tests passed"
