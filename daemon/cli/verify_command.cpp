@@ -140,6 +140,10 @@ int verify_config(const std::string& config_path) {
   if (auto built = cfg.checkpoint->build(); built.is_ok()) {
     if (auto st = built.value()->open(); st.is_ok()) {
       store = std::move(built.value());
+    } else if (built.value()->list_streams().is_ok() && built.value()->load("audit_log").is_ok()) {
+      // open() takes the writer's lock, held by a running ldexport; verify only reads, and
+      // a store that reads without it (the file store: atomically replaced files) is used.
+      store = std::move(built.value());
     } else {
       std::cout << "note: cannot read the checkpoints (" << st.message()
                 << "); verifying the archive alone, without its committed positions and chain head\n";
