@@ -382,6 +382,7 @@ double median(std::vector<double> v) {
 
 int run(const Options& opt) {
   spdlog::set_level(spdlog::level::warn);
+  const std::string load_at_start = sh("cut -d' ' -f1-3 /proc/loadavg");
   std::string error;
   test_support::PgClusterOptions pgo;  // server defaults: fsync and synchronous_commit on
   auto pg = test_support::PgCluster::create(pgo, error);
@@ -444,7 +445,9 @@ int run(const Options& opt) {
      << "Machine: " << sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'") << ", "
      << sh("nproc") << " cores, " << sh("awk '/MemTotal/ {printf \"%.0f GiB\", $2/1048576}' /proc/meminfo")
      << " RAM, " << u.sysname << " " << u.release << " " << u.machine << "; PostgreSQL " << pg_version
-     << " (throw-away cluster on local disk, default settings: fsync on, synchronous_commit on).\n\n"
+     << " (throw-away cluster on local disk, default settings: fsync on, synchronous_commit on). Load average "
+     << load_at_start << " when the run started: the machine is shared, so absolute numbers vary; "
+     << "the ratios come from interleaved runs.\n\n"
      << "Data: " << rows << " audit-log entries (" << pages.size()
      << " recorded API pages of 20 from ld-simulator --seed 7), " << copy_data.size() / (1024 * 1024)
      << " MiB as COPY text. Each figure is the median of " << opt.repeats
@@ -486,7 +489,7 @@ int run(const Options& opt) {
                   "\nWhere the time goes, %d pages per batch, %lld rows: the pipeline took %.2f s against the "
                   "ceiling's %.2f s. Its stages run one after the other: the Postgres sink %.2f s, the hash "
                   "chain %.2f s, parse + normalize %.2f s, %.0f file checkpoint commits at %.1f ms = %.2f s "
-                  "(sum %.2f s; the rest is the runner and copies). One Postgres COMMIT took %.1f ms on this "
+                  "(sum %.2f s, indicative only: each figure is a median of separate runs). One Postgres COMMIT took %.1f ms on this "
                   "disk; with one 20-row page per batch, two durable commits per page bound the pipeline.\n",
                   ppb, static_cast<long long>(rows), t_pipe, t_ceiling, t_sink, t_chain, t_norm, batches,
                   median(checkpoint_ms), t_cp, t_sink + t_chain + t_norm + t_cp, median(commit_ms));
