@@ -115,6 +115,7 @@ Result<kafka::Conf> KafkaSink::client_conf(bool consumer) const {
     return Status::ok();
   };
   std::vector<std::pair<std::string, std::string>> props;
+  props.reserve(cfg_.properties.size() + 12);
   props.emplace_back("bootstrap.servers", cfg_.brokers);
   props.emplace_back("client.id", "ldexport-" + cfg_.name);
   if (!consumer) {
