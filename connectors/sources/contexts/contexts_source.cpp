@@ -85,7 +85,7 @@ class ContextsPass final : public EntityPass {
   }
 
   Status on_answer(const ApiCall& call, const ApiAnswer& answer, int64_t now_ms, StepOutput& out) override {
-    out.pages = 1;
+    ++out.pages;
     const ContextScope& s = scopes_[idx_];
     ContextScopeCursor& c = cursor_.scopes[s.key];
     if (answer.status == 404) {

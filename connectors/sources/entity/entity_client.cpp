@@ -40,6 +40,7 @@ Result<ApiAnswer> EntityClient::call(const ApiCall& c) {
   if (!resp.is_ok()) return resp.status();
   ApiAnswer a;
   a.status = resp->status;
+  a.body_bytes = resp->body.size();
   if (a.status == 200) {
     if (auto err = parser_.parse(resp->body).get(a.doc); err != simdjson::SUCCESS) {
       return Status::retryable(c.describe() + ": response is not valid JSON (" + simdjson::error_message(err) + ")");

@@ -29,6 +29,7 @@ struct ApiAnswer {
   long status = 0;             // 200, 400 or 404
   simdjson::dom::element doc;  // the parsed body when status == 200; valid until the next call
   std::string message;         // the API's error message ({code, message}) otherwise
+  size_t body_bytes = 0;       // size of the response body, for batching (entity_source.h)
 };
 
 class EntityClient {

@@ -45,6 +45,9 @@ class EntityPass {
   virtual Status run_local(int64_t now_ms, StepOutput& out) = 0;
   // Safe to commit once everything produced so far is durable in every sink.
   [[nodiscard]] virtual nlohmann::json cursor() const = 0;
+  // About how many bytes cursor() serializes to (0: small). EntitySource commits at
+  // most about as many checkpoint bytes as it reads from the API.
+  [[nodiscard]] virtual size_t cursor_bytes_hint() const { return 0; }
 };
 
 class EntityStream {

@@ -54,25 +54,29 @@ Status EntitySource::begin_pass(const nlohmann::json& committed_cursor) {
 
 Result<std::optional<Batch>> EntitySource::next_batch() {
   if (!pass_) return std::optional<Batch>{};
-  // Every step makes progress (a page, a confirmation, a local phase); a pass that
-  // does not end is a bug, reported instead of spinning.
-  if (++steps_ > 10'000'000) return Status::fatal("stream " + stream() + ": the pass does not end; stopping");
-  PassStep step = pass_->next();
   StepOutput out;
-  const int64_t now = wall_now_ms();
-  switch (step.kind) {
-    case PassStep::Kind::kDone:
+  size_t steps_in_batch = 0;
+  size_t read_bytes = 0;
+  while (true) {
+    // Every step makes progress (a page, a confirmation, a local phase); a pass that
+    // does not end is a bug, reported instead of spinning.
+    if (++steps_ > 10'000'000) return Status::fatal("stream " + stream() + ": the pass does not end; stopping");
+    PassStep step = pass_->next();
+    if (step.kind == PassStep::Kind::kDone) {
+      if (steps_in_batch > 0) break;  // emit what was read; the next call ends the pass
       pass_.reset();
       return std::optional<Batch>{};
-    case PassStep::Kind::kLocal:
+    }
+    const int64_t now = wall_now_ms();
+    if (step.kind == PassStep::Kind::kLocal) {
       if (auto st = pass_->run_local(now, out); !st.is_ok()) return st;
-      break;
-    case PassStep::Kind::kCall: {
+    } else {
       auto answer = client_.call(step.call);
       if (!answer.is_ok()) return answer.status();
+      read_bytes += answer->body_bytes;
       if (auto st = pass_->on_answer(step.call, answer.value(), now, out); !st.is_ok()) return st;
-      break;
     }
+    if (++steps_in_batch >= kMaxStepsPerBatch || read_bytes >= pass_->cursor_bytes_hint()) break;
   }
   Batch batch;
   batch.stream = stream();

@@ -1,6 +1,13 @@
 // The one loop of every entity stream (projects, environments, flags, segments,
 // contexts, members, teams, metrics, experiments): discovery, then step by step:
 // call -> answer -> records -> one Batch with the cursor that is safe to commit.
+//
+// A batch is normally one step (one page: a crash redoes about a page). A snapshot's
+// cursor grows with the entities it knows, and committing it after every page would
+// write O(entities x pages) checkpoint bytes per pass; so a batch takes further steps
+// until it has read about as many bytes from the API as its cursor holds (at most
+// kMaxStepsPerBatch). Small accounts keep one page per batch; a crash in a large one
+// redoes the pages since the last commit, and sinks drop the uncommitted output.
 #pragma once
 
 #include <memory>
@@ -12,6 +19,8 @@
 #include "sources/entity/entity_pass.h"
 
 namespace ldx {
+
+inline constexpr size_t kMaxStepsPerBatch = 100;
 
 class EntitySource final : public Source {
  public:

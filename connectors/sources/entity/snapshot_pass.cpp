@@ -136,7 +136,7 @@ Status SnapshotPass::ingest_items(simdjson::dom::element doc, const ListScope& s
 }
 
 Status SnapshotPass::on_answer(const ApiCall& call, const ApiAnswer& answer, int64_t now_ms, StepOutput& out) {
-  out.pages = 1;
+  ++out.pages;
   if (phase_ == Phase::kConfirm) {
     const std::string id = candidates_[candidate_idx_++];
     if (answer.status == 404) {

@@ -60,6 +60,8 @@ void apply_entity(SnapshotState& state, Entity&& e, const std::string& stream, i
 
 // The cursor of a plain snapshot stream: {"v":1,"snapshot":<SnapshotState>}.
 nlohmann::json snapshot_cursor(const SnapshotState& state);
+// About the serialized size of a SnapshotState (an id, a fingerprint and a generation per entity).
+inline size_t snapshot_cursor_bytes(const SnapshotState& state) { return 64 + state.size() * 48; }
 Result<SnapshotState> snapshot_from_cursor(const nlohmann::json& cursor, const std::string& stream);
 
 class SnapshotPass final : public EntityPass {
@@ -74,6 +76,7 @@ class SnapshotPass final : public EntityPass {
   Status on_answer(const ApiCall& call, const ApiAnswer& answer, int64_t now_ms, StepOutput& out) override;
   Status run_local(int64_t now_ms, StepOutput& out) override;
   [[nodiscard]] nlohmann::json cursor() const override;
+  [[nodiscard]] size_t cursor_bytes_hint() const override { return snapshot_cursor_bytes(state_); }
   [[nodiscard]] bool finished() const { return phase_ == Phase::kDone; }
 
  private:

@@ -122,7 +122,7 @@ class FlagRefreshPass final : public EntityPass {
   }
 
   Status on_answer(const ApiCall& call, const ApiAnswer& answer, int64_t now_ms, StepOutput& out) override {
-    out.pages = 1;
+    ++out.pages;
     if (collecting_) return on_audit_page(call, answer);
     const std::string id = refresh_.pending.front();
     refresh_.pending.erase(refresh_.pending.begin());
@@ -155,6 +155,9 @@ class FlagRefreshPass final : public EntityPass {
   }
 
   [[nodiscard]] nlohmann::json cursor() const override { return cursor_of_(); }
+  [[nodiscard]] size_t cursor_bytes_hint() const override {
+    return snapshot_cursor_bytes(state_) + refresh_.recent.size() * 40 + refresh_.pending.size() * 32;
+  }
 
  private:
   void start_spec() {

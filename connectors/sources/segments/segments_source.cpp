@@ -124,7 +124,7 @@ class SegmentsIncrementalPass final : public EntityPass {
       merge_sub();
       return st;
     }
-    out.pages = 1;
+    ++out.pages;
     const ListScope& s = scopes_[idx_];
     if (answer.status == 404) {
       spdlog::info("stream segments: {} answered 404; the environment is gone", call.describe());
@@ -176,6 +176,7 @@ class SegmentsIncrementalPass final : public EntityPass {
   }
 
   [[nodiscard]] nlohmann::json cursor() const override { return cursor_of_(); }
+  [[nodiscard]] size_t cursor_bytes_hint() const override { return snapshot_cursor_bytes(state_); }
 
  private:
   void finish_scope() {
