@@ -14,6 +14,7 @@
 #include "kafka_test_support.h"
 #include "mock_cluster.h"
 #include "sinks/kafka/kafka_handles.h"
+#include "sinks/kafka/kafka_sink.h"
 
 namespace ldx::testing {
 namespace {
@@ -192,6 +193,40 @@ TEST_P(KafkaEndToEnd, BrokerOutageAndKillNineThenOnceDeliversEveryGroundTruthId)
 
 INSTANTIATE_TEST_SUITE_P(Modes, KafkaEndToEnd, ::testing::Values(false, true),
                          [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "ExactlyOnce" : "AtLeastOnce"; });
+
+}  // namespace
+}  // namespace ldx::testing
+
+namespace ldx::testing {
+namespace {
+
+// The kafka-mock tool as users and scripts run it: first line "bootstrap ADDRESSES",
+// a working Kafka endpoint there, exit 0 on SIGTERM.
+TEST(KafkaMockTool, PrintsItsBootstrapServesKafkaAndStopsOnSigterm) {
+  const std::string topic = "tool." + unique_suffix();
+  Child tool({LDX_KAFKA_MOCK_BIN, "--brokers", "2", "--topic", topic + ":2"});
+  auto line = tool.read_line(std::chrono::seconds(20));
+  ASSERT_TRUE(line && line->starts_with("bootstrap 127.0.0.1:")) << (line ? *line : "no line");
+  const std::string bootstrap = line->substr(std::string("bootstrap ").size());
+
+  StopSignal stop;
+  KafkaSinkConfig c;
+  c.name = "tool";
+  c.type = "kafka";
+  c.brokers = bootstrap;
+  c.topic = topic;
+  KafkaSink sink(c, stop);
+  ASSERT_TRUE(sink.open().is_ok());
+  ASSERT_TRUE(sink.recover("audit_log", nullptr).is_ok());
+  ASSERT_TRUE(sink.write(make_batch("audit_log", {"t1", "t2", "t3"}, 1)).is_ok());
+  ASSERT_TRUE(sink.close().is_ok());
+  EXPECT_EQ(consume_topic(bootstrap, topic, false).size(), 3u);
+
+  tool.terminate();
+  auto rc = tool.wait(std::chrono::seconds(20));
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(*rc, 0);
+}
 
 }  // namespace
 }  // namespace ldx::testing
