@@ -12,6 +12,8 @@ namespace ldx {
 
 namespace {
 constexpr int kPollMs = 100;
+// Below librdkafka's and Kafka's default message.max.bytes (1000000).
+constexpr size_t kMaxCheckpointBytes = 900'000;
 
 int to_ms(Millis d) { return static_cast<int>(std::min<int64_t>(d.count(), INT32_MAX)); }
 
@@ -553,8 +555,21 @@ Result<nlohmann::json> KafkaSink::write_exactly_once(const Batch& batch) {
     Status a = abort_transaction(&tracker, s.message());
     return a.is_fatal() ? a : s;
   }
-  const CheckpointRecord rec = st->guard.next_record(plan, batch, txn_id_, wall_now_ms());
-  const std::string rec_json = rec.to_json();
+  CheckpointRecord rec = st->guard.next_record(plan, batch, txn_id_, wall_now_ms());
+  std::string rec_json = rec.to_json();
+  if (rec_json.size() > kMaxCheckpointBytes) {
+    // Brokers refuse messages over message.max.bytes (1 MB by default). Keep the counts
+    // and cursor; give up the replay lists, and say what that costs.
+    spdlog::warn("kafka sink {}: stream {}: batch of {} records is too large to list in the checkpoint record; a "
+                 "crash right after this transaction may repeat some of its records for read_committed readers",
+                 cfg_.name, batch.stream, plan.write.size());
+    rec.pending.clear();
+    rec_json = rec.to_json();
+    if (rec_json.size() > kMaxCheckpointBytes) {
+      rec.written.clear();
+      rec_json = rec.to_json();
+    }
+  }
   rd_kafka_topic_t* cp_topic = topic_handle(cfg_.checkpoint_topic);
   if (cp_topic == nullptr) {
     Status a = abort_transaction(&tracker, "cannot open the checkpoint topic");
