@@ -159,7 +159,12 @@ def all_streams_match_truth_through_mutations_faults_and_kill9(sim_bin, ldx):
         kills, cut = 0, set()
         for _ in range(3):
             p = ws.start_run(sim)
-            time.sleep(rng.uniform(1.5, 5.0))
+            time.sleep(rng.uniform(0.5, 3.0))
+            # Kill while a snapshot is open in a committed cursor (bounded wait): the kill
+            # then lands inside a pass, after some of its pages were committed.
+            deadline = time.time() + 60
+            while time.time() < deadline and p.poll() is None and not open_snapshots(ws):
+                time.sleep(0.01)
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 kills += 1
