@@ -504,6 +504,17 @@ def test_rate_limit(binary, spec):
         check(stats["rate_limited_total"] >= 2, f"stats do not count 429s: {stats}")
         check(stats["max_requests_any_10s"] >= len(statuses), f"stats window max: {stats}")
         print(f"  429 after {statuses.count(200)} successes; 429 bodies valid; stats count them")
+
+        # POST /_sim/rate-limit changes the limit at once: 0 lifts it (no headers), N restores it.
+        status, _, body = sim.request("POST", "/_sim/rate-limit?limit=0", token=None)
+        check(status == 200 and body["rate_limit"] == 0, f"lift the rate limit: {status} {body}")
+        status, headers, _ = sim.get(f"{LIST}?limit=1")
+        check(status == 200 and "x-ratelimit-global-remaining" not in headers, f"limit 0: {status} {headers}")
+        status, _, body = sim.request("POST", "/_sim/rate-limit?limit=1", token=None)
+        check(status == 200 and body["rate_limit"] == 1, f"set the rate limit: {status} {body}")
+        status, _, _ = sim.request("POST", "/_sim/rate-limit?limit=-1", token=None)
+        check(status == 400, f"a negative limit was accepted: {status}")
+        check(sim.get("/_sim/stats", token=None)[2]["rate_limit"] == 1, "stats do not show the new limit")
     finally:
         rc = sim.stop()
     check(rc == 0, f"ld-simulator (rate-limited) exited with {rc} on SIGTERM, expected 0")

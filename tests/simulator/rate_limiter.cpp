@@ -9,7 +9,8 @@ RateLimiter::RateLimiter(std::int64_t limit, std::uint64_t seed)
 
 RateDecision RateLimiter::admit(const std::string& route, std::int64_t now_ms) {
   RateDecision d;
-  if (limit_ <= 0) return d;
+  const std::int64_t limit = limit_.load();
+  if (limit <= 0) return d;
   d.enabled = true;
 
   std::lock_guard<std::mutex> lock(mu_);
@@ -22,7 +23,7 @@ RateDecision RateLimiter::admit(const std::string& route, std::int64_t now_ms) {
   d.reset_ms = window_start_ + kWindowMs;
   std::int64_t& route_count = route_counts_[route];
 
-  if (global_count_ >= limit_ || route_count >= limit_) {
+  if (global_count_ >= limit || route_count >= limit) {
     d.allowed = false;
     // About half of the 429s say Retry-After; of the rest, half still carry the reset
     // time and half carry neither (the client must fall back to its own backoff).
@@ -43,8 +44,8 @@ RateDecision RateLimiter::admit(const std::string& route, std::int64_t now_ms) {
     ++global_count_;
     ++route_count;
   }
-  d.global_remaining = std::max<std::int64_t>(0, limit_ - global_count_);
-  d.route_remaining = std::max<std::int64_t>(0, limit_ - route_count);
+  d.global_remaining = std::max<std::int64_t>(0, limit - global_count_);
+  d.route_remaining = std::max<std::int64_t>(0, limit - route_count);
   return d;
 }
 

@@ -4,6 +4,7 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -34,10 +35,12 @@ class RateLimiter {
   // Counts the request if it is admitted; rejected requests do not use up budget.
   RateDecision admit(const std::string& route, std::int64_t now_ms);
 
-  std::int64_t limit() const { return limit_; }
+  std::int64_t limit() const { return limit_.load(); }
+  // Changes N at once (POST /_sim/rate-limit); the current window's counts are kept.
+  void set_limit(std::int64_t limit) { limit_.store(limit); }
 
  private:
-  const std::int64_t limit_;
+  std::atomic<std::int64_t> limit_;
   std::mutex mu_;
   std::int64_t window_start_ = -1;
   std::int64_t global_count_ = 0;

@@ -166,6 +166,16 @@ void SimServer::register_routes() {
     faults_.set_rate(*rate);
     set_json(res, 200, {{"fault_rate", *rate}});
   });
+  control.post("/_sim/rate-limit", [this](const httplib::Request& req, httplib::Response& res) {
+    // N requests per 10 s window from now on (0: unlimited); for 429 bursts mid-run.
+    const auto n = parse_int64(req.get_param_value("limit"));
+    if (!n || *n < 0) {
+      set_error(res, 400, "invalid_request", "limit must be a non-negative integer");
+      return;
+    }
+    limiter_.set_limit(*n);
+    set_json(res, 200, {{"rate_limit", *n}});
+  });
   control.get("/_sim/truth", [this](const httplib::Request&, httplib::Response& res) {
     nlohmann::ordered_json names = nlohmann::ordered_json::array();
     for (const auto& f : families_) names.push_back(f->name());
