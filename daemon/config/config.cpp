@@ -93,6 +93,11 @@ LoadResult load(const YAML::Node& root, const std::string& name, Diagnostics& di
     sc->interval = node.duration("interval", sc->interval);
     if (sc->interval.count() < 1000) node.error_at("interval", "must be at least 1s");
     sc->jitter = node.duration("jitter", Millis(sc->interval.count() / 10));
+    sc->batch_records = static_cast<size_t>(
+        node.integer("batch_records", static_cast<int64_t>(sc->batch_records), 1, 1'000'000));
+    sc->batch_bytes = static_cast<size_t>(
+        node.integer("batch_bytes", static_cast<int64_t>(sc->batch_bytes), 1024, int64_t{1} << 30));
+    sc->batch_wait = node.duration("batch_wait", sc->batch_wait);
     node.reject_unknown_keys();
     cfg->streams.push_back(std::move(sc));
   }

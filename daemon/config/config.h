@@ -49,6 +49,11 @@ class StreamConfig {
   bool enabled = true;
   Millis interval{30'000};
   Millis jitter{0};  // default: 10% of interval, set by the loader
+  // Pages are joined into batches (one sink write, one checkpoint commit each) until
+  // one of these is reached, or the source has caught up (stream_runner.h).
+  size_t batch_records = 2000;
+  size_t batch_bytes = 4u << 20;  // envelope bytes
+  Millis batch_wait{2000};
   [[nodiscard]] virtual Result<std::unique_ptr<Source>> build(const SourceContext& ctx) const = 0;
 };
 

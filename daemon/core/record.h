@@ -57,6 +57,9 @@ struct Batch {
   // every sink. Opaque to everything but the source.
   nlohmann::json cursor;
   uint64_t pages = 0;  // API pages this batch consumed, for progress
+  // Hash-chained streams: the chain head after this batch, committed with it (set by
+  // the pipeline, common/hash_chain.h).
+  nlohmann::json chain_position;
 };
 
 }  // namespace ldx

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <exception>
+#include <thread>
 
 #include "common/hash_chain.h"
 #include "core/time_util.h"
@@ -35,6 +38,7 @@ Status StreamRunner::recover() {
   auto loaded = store_.load(cfg_.stream);
   if (!loaded.is_ok()) return loaded.status();
   committed_ = loaded.value() ? std::move(*loaded.value()) : Checkpoint{};
+  acked_ = committed_;
   stats_.last_commit_ms.store(committed_.committed_at_ms);
   std::vector<Sink*> all = sinks_;
   all.push_back(dead_letter_sink_);
@@ -45,8 +49,49 @@ Status StreamRunner::recover() {
       return st.with_context("stream " + cfg_.stream + ", sink " + s->name() + ": ");
     }
   }
+  needs_recover_ = false;
   return Status::ok();
 }
+
+// Stage 1 -> stage 2: holds one finished batch while the writer works on the previous
+// one, so the reader is at most one batch ahead (memory stays bounded).
+class StreamRunner::Queue {
+ public:
+  // Blocks while full; false once the writer gave up (the item is dropped).
+  bool push(Item item) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return items_.empty() || closed_; });
+    if (closed_) return false;
+    items_.push_back(std::move(item));
+    cv_.notify_all();
+    return true;
+  }
+  Item pop() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !items_.empty(); });
+    Item item = std::move(items_.front());
+    items_.pop_front();
+    cv_.notify_all();
+    return item;
+  }
+  // The writer stops taking items: a blocked or later push returns false.
+  void close() {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    items_.clear();
+    cv_.notify_all();
+  }
+  [[nodiscard]] bool closed() {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> items_;
+  bool closed_ = false;
+};
 
 Result<nlohmann::json> StreamRunner::write_with_retry(Sink& sink, SinkStats* stats, const Batch& batch) {
   Millis backoff{500};
@@ -65,13 +110,108 @@ Result<nlohmann::json> StreamRunner::write_with_retry(Sink& sink, SinkStats* sta
   }
 }
 
+// Stage 1, on its own thread: pages from the source joined into batches, hash-chained
+// from the committed head (a replay after a failed pass hashes the same).
+void StreamRunner::read_pass(Queue& queue, nlohmann::json chain_positions) {
+  using Clock = std::chrono::steady_clock;
+  std::optional<Batch> building;
+  size_t building_bytes = 0;
+  Clock::time_point building_since;
+  uint64_t sequence = 0;
+  // Hands the batch being built to the writer; false when the writer gave up.
+  auto flush = [&]() -> bool {
+    if (!building) return true;
+    Batch b = std::move(*building);
+    building.reset();
+    building_bytes = 0;
+    b.sequence = ++sequence;
+    if (auto st = apply_hash_chain(b, chain_positions); !st.is_ok()) {
+      queue.push(Item{std::nullopt, st.with_context("stream " + cfg_.stream + ", hash chain: ")});
+      return false;
+    }
+    if (auto it = chain_positions.find(kChainPositionKey); it != chain_positions.end()) {
+      b.chain_position = *it;
+    }
+    return queue.push(Item{std::move(b), Status::ok()});
+  };
+  Status end = Status::ok();
+  try {
+    if (auto st = source_->begin_pass(committed_.source_cursor); !st.is_ok()) {
+      end = st;
+    } else {
+      while (!stop_.stop_requested() && !queue.closed()) {
+        auto next = source_->next_batch();
+        stats_.requests_last_pass.store(source_->requests_this_pass());
+        if (!next.is_ok()) {
+          end = next.status().with_context("stream " + cfg_.stream + ": ");
+          break;
+        }
+        if (!next.value()) {
+          break;
+        }
+        Batch& page = *next.value();
+        if (!building) {
+          building = std::move(page);
+          building_since = Clock::now();
+          building_bytes = 0;
+          for (const auto& r : building->records) building_bytes += r.envelope.size();
+        } else {
+          for (auto& r : page.records) {
+            building_bytes += r.envelope.size();
+            building->records.push_back(std::move(r));
+          }
+          for (auto& d : page.dead_letters) building->dead_letters.push_back(std::move(d));
+          building->pages += page.pages;
+          building->cursor = std::move(page.cursor);  // the later cursor covers both
+        }
+        if (building->records.size() >= cfg_.batch_records || building_bytes >= cfg_.batch_bytes ||
+            Clock::now() - building_since >= cfg_.batch_wait) {
+          if (!flush()) return;
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    end = Status::fatal("stream " + cfg_.stream + ": unexpected error while reading: " + e.what());
+  }
+  // What was read before an error or a stop is delivered and committed, then the pass ends.
+  if (!flush()) return;
+  queue.push(Item{std::nullopt, end});
+}
+
+Status StreamRunner::commit_with_retry(const Checkpoint& cp) {
+  Millis backoff{200};
+  while (true) {
+    Status st = store_.commit(cfg_.stream, cp);
+    if (st.is_ok()) return st;
+    if (!st.is_retryable()) return st.with_context("stream " + cfg_.stream + ", checkpoint: ");
+    spdlog::warn("stream {}: checkpoint commit failed: {}; retrying", cfg_.stream, st.message());
+    if (!stop_.sleep_for(backoff)) return Status::retryable("stopping before the checkpoint was committed");
+    backoff = std::min(backoff * 2, Millis(10'000));
+  }
+}
+
+// Waits for the commit in flight (stage 3) and counts its batch once it is durable.
+Status StreamRunner::finish_pending_commit() {
+  if (!pending_commit_.valid()) return Status::ok();
+  Status st = pending_commit_.get();
+  if (!st.is_ok()) return st;
+  committed_ = acked_;
+  const Committed& c = pending_counts_;
+  stats_.last_commit_ms.store(committed_.committed_at_ms);
+  stats_.observe_latency(static_cast<double>(wall_now_ms() - c.started_ms) / 1000.0);
+  stats_.records.fetch_add(c.records);
+  stats_.pages.fetch_add(c.pages);
+  stats_.batches.fetch_add(1);
+  stats_.dead_letters.fetch_add(c.dead_letters);
+  if (c.newest_occurred_ms > stats_.newest_occurred_ms.load()) stats_.newest_occurred_ms.store(c.newest_occurred_ms);
+  return Status::ok();
+}
+
+// Stage 2 for one batch, then hands its checkpoint to stage 3.
 Status StreamRunner::deliver(Batch& batch) {
   Checkpoint next;
-  next.sink_positions = committed_.sink_positions;
-  // Hash chain (common/hash_chain.h), from the committed head: a replay hashes the same.
-  if (auto st = apply_hash_chain(batch, next.sink_positions); !st.is_ok()) {
-    return st.with_context("stream " + cfg_.stream + ", hash chain: ");
-  }
+  next.sink_positions = acked_.sink_positions;
+  if (!batch.chain_position.is_null()) next.sink_positions[kChainPositionKey] = batch.chain_position;
   const int64_t started_ms = wall_now_ms();
   for (size_t i = 0; i < sinks_.size(); ++i) {
     Sink* s = sinks_[i];
@@ -93,42 +233,60 @@ Status StreamRunner::deliver(Batch& batch) {
     next.sink_positions[dead_letter_sink_->name()] = pos.value();
   }
   next.source_cursor = std::move(batch.cursor);
+  // Every sink acked this batch. The previous commit must be durable before this one
+  // starts, so commits stay in order.
+  if (auto st = finish_pending_commit(); !st.is_ok()) return st;
   next.committed_at_ms = wall_now_ms();
-  Millis backoff{200};
-  while (true) {
-    Status st = store_.commit(cfg_.stream, next);
-    if (st.is_ok()) break;
-    if (!st.is_retryable()) return st.with_context("stream " + cfg_.stream + ", checkpoint: ");
-    spdlog::warn("stream {}: checkpoint commit failed: {}; retrying", cfg_.stream, st.message());
-    if (!stop_.sleep_for(backoff)) return Status::retryable("stopping before the checkpoint was committed");
-    backoff = std::min(backoff * 2, Millis(10'000));
-  }
-  committed_ = std::move(next);
-  stats_.last_commit_ms.store(committed_.committed_at_ms);
-  stats_.observe_latency(static_cast<double>(wall_now_ms() - started_ms) / 1000.0);
-  stats_.records.fetch_add(batch.records.size());
-  stats_.pages.fetch_add(batch.pages);
-  stats_.batches.fetch_add(1);
-  stats_.dead_letters.fetch_add(batch.dead_letters.size());
+  acked_ = std::move(next);
+  Committed counts;
+  counts.records = batch.records.size();
+  counts.pages = batch.pages;
+  counts.dead_letters = batch.dead_letters.size();
+  counts.started_ms = started_ms;
   for (const auto& r : batch.records) {
-    if (r.occurred_at_ms && *r.occurred_at_ms > stats_.newest_occurred_ms.load())
-      stats_.newest_occurred_ms.store(*r.occurred_at_ms);
+    if (r.occurred_at_ms && *r.occurred_at_ms > counts.newest_occurred_ms) counts.newest_occurred_ms = *r.occurred_at_ms;
   }
+  pending_counts_ = counts;
+  pending_commit_ = std::async(std::launch::async, [this, cp = acked_] { return commit_with_retry(cp); });
   return Status::ok();
 }
 
 Status StreamRunner::run_pass() {
-  if (auto st = source_->begin_pass(committed_.source_cursor); !st.is_ok()) return st;
-  while (!stop_.stop_requested()) {
-    auto next = source_->next_batch();
-    stats_.requests_last_pass.store(source_->requests_this_pass());
-    if (!next.is_ok()) return next.status().with_context("stream " + cfg_.stream + ": ");
-    if (!next.value()) {
-      stats_.passes.fetch_add(1);
-      stats_.last_pass_end_ms.store(wall_now_ms());
-      return Status::ok();
+  if (needs_recover_) {
+    // The last pass failed: a sink may hold a batch nobody committed. Discard it first.
+    if (auto st = recover(); !st.is_ok()) return st;
+  }
+  Queue queue;
+  nlohmann::json chain_positions = committed_.sink_positions;
+  std::thread reader([this, &queue, chain = std::move(chain_positions)]() mutable { read_pass(queue, std::move(chain)); });
+  Status result = Status::ok();
+  bool caught_up = false;
+  try {
+    while (true) {
+      Item item = queue.pop();
+      if (!item.batch) {
+        result = item.end;
+        caught_up = item.end.is_ok() && !stop_.stop_requested();
+        break;
+      }
+      if (auto st = deliver(*item.batch); !st.is_ok()) {
+        result = st;
+        break;
+      }
     }
-    if (auto st = deliver(*next.value()); !st.is_ok()) return st;
+  } catch (const std::exception& e) {
+    result = Status::fatal("stream " + cfg_.stream + ": unexpected error while writing: " + e.what());
+  }
+  queue.close();
+  reader.join();
+  if (auto st = finish_pending_commit(); !st.is_ok() && result.is_ok()) result = st;
+  if (!result.is_ok()) {
+    needs_recover_ = true;
+    return result;
+  }
+  if (caught_up) {
+    stats_.passes.fetch_add(1);
+    stats_.last_pass_end_ms.store(wall_now_ms());
   }
   return Status::ok();
 }

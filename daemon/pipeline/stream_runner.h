@@ -2,12 +2,27 @@
 // delivery rule (ARCHITECTURE §3): a batch's cursor is committed, together with every
 // sink's position, only after every sink acked that batch. Batches are delivered in
 // order, one at a time, so the committed prefix is always contiguous.
+//
+// A pass is three overlapping stages, each bounded:
+//   1. a reader thread pulls the source's pages (HTTP, parse, normalize), joins them
+//      into batches of up to `batch_records` records / `batch_bytes` envelope bytes /
+//      `batch_wait` of reading, and applies the hash chain;
+//   2. this thread writes each batch to every sink, in order;
+//   3. the checkpoint of batch N is committed while batch N+1 is being written (never
+//      before every sink acked N, and commits stay in order).
+// So a page's round trip, the sinks' acknowledgements and the checkpoint's fsync no
+// longer add up per page. At most three batches are in memory at once.
 #pragma once
 
 #include <atomic>
-#include <string>
+#include <condition_variable>
+#include <deque>
+#include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "config/config.h"
@@ -57,11 +72,23 @@ class StreamRunner {
   // Loads the committed checkpoint and lets every sink discard uncommitted output.
   Status recover();
   // One pass: from the committed cursor until the source has caught up (or stop).
+  // After a failed pass the next one first runs recover() again, so a batch that some
+  // sinks wrote but nobody committed is discarded before it is replayed.
   Status run_pass();
   StreamStats& stats() { return stats_; }
 
  private:
+  // What the reader hands to the writer: a batch, or the end of the pass (ok or not).
+  struct Item {
+    std::optional<Batch> batch;
+    Status end = Status::ok();
+  };
+  class Queue;
+
+  void read_pass(Queue& queue, nlohmann::json chain_positions);
   Status deliver(Batch& batch);
+  Status commit_with_retry(const Checkpoint& cp);
+  Status finish_pending_commit();
   Result<nlohmann::json> write_with_retry(Sink& sink, SinkStats* stats, const Batch& batch);
 
   const StreamConfig& cfg_;
@@ -70,7 +97,16 @@ class StreamRunner {
   Sink* dead_letter_sink_;
   CheckpointStore& store_;
   StopSignal& stop_;
-  Checkpoint committed_;
+  Checkpoint committed_;  // durable in the checkpoint store
+  Checkpoint acked_;      // acknowledged by every sink; its commit may still be running
+  // The commit in flight (stage 3) and what to count once it is durable.
+  struct Committed {
+    uint64_t records = 0, pages = 0, dead_letters = 0;
+    int64_t newest_occurred_ms = 0, started_ms = 0;
+  };
+  std::future<Status> pending_commit_;
+  Committed pending_counts_;
+  bool needs_recover_ = false;
   StreamStats stats_;
   std::mt19937 rng_{std::random_device{}()};
 };

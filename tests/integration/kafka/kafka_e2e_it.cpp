@@ -58,7 +58,7 @@ class KafkaEndToEnd : public ::testing::TestWithParam<bool> {
 
   std::string write_config(bool exactly_once) {
     std::string y = "launchdarkly: { base_url: http://" + sim_addr_ + ", token: \"${LD_API_TOKEN}\" }\n" +
-                    "streams:\n  audit_log: { interval: 2s, start: 2020-01-01T00:00:00Z, lookback: 2m }\n" +
+                    "streams:\n  audit_log: { interval: 2s, start: 2020-01-01T00:00:00Z, lookback: 2m, batch_records: 20 }\n" +
                     "sinks:\n  - { name: archive, type: file, path: " + (dir_ / "archive").string() + " }\n" +
                     "  - name: events\n    type: kafka\n    brokers: " + cluster_->bootstrap() + "\n" +
                     "    topic: e2e." + suffix_ + ".{stream}\n    timeout: 20s\n";

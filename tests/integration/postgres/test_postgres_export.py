@@ -113,7 +113,7 @@ class Export:
   retry_base: 100ms
   retry_max: 2s
 streams:
-  audit_log: { interval: 1s, jitter: 0s, start: 2020-01-01T00:00:00Z, lookback: 2m }
+  audit_log: { interval: 1s, jitter: 0s, start: 2020-01-01T00:00:00Z, lookback: 2m, batch_records: 20 }
 sinks:
   - { name: warehouse, type: postgres, dsn: "${PG_DSN}", schema: %s, standby_retry: 500ms }
 checkpoint: %s
