@@ -1,6 +1,7 @@
 #include "common/canonical_json.h"
 
 #include <algorithm>
+#include <deque>
 
 #include "core/json_writer.h"
 
@@ -66,6 +67,17 @@ class CanonicalParser {
       case '{': return object(out, depth);
       case '[': return array(out, depth);
       case '"': {
+        // Fast path: without a backslash the token is already canonical (a control
+        // character makes the slow path report the error).
+        for (size_t i = pos_ + 1; i < in_.size(); ++i) {
+          const auto c = static_cast<unsigned char>(in_[i]);
+          if (c == '"') {
+            out.append(in_.substr(pos_, i + 1 - pos_));
+            pos_ = i + 1;
+            return true;
+          }
+          if (c == '\\' || c < 0x20) break;
+        }
         std::string s;
         if (!string(s)) return false;
         append_json_string(out, s);
@@ -199,65 +211,105 @@ class CanonicalParser {
     return true;
   }
 
+  // An object is written straight into `out`, member after member; only when its keys
+  // are not already in order (or a member is left out) is its text rebuilt, sorted.
+  struct Member {
+    std::string_view raw_key;  // the key as written, when it has no escape
+    std::string decoded_key;   // otherwise, decoded
+    bool escaped = false;
+    size_t start = 0, end = 0;  // `"key":value` in the output
+    bool skip = false;          // left out, but still part of the repeated-key check
+    [[nodiscard]] std::string_view key() const { return escaped ? std::string_view(decoded_key) : raw_key; }
+  };
+
+  bool key_token(Member& m) {
+    for (size_t i = pos_ + 1; i < in_.size(); ++i) {
+      const auto c = static_cast<unsigned char>(in_[i]);
+      if (c == '"') {
+        m.raw_key = in_.substr(pos_ + 1, i - pos_ - 1);
+        pos_ = i + 1;
+        return true;
+      }
+      if (c == '\\' || c < 0x20) break;
+    }
+    m.escaped = true;
+    return string(m.decoded_key);
+  }
+
   bool object(std::string& out, int depth) {
     if (depth >= kMaxDepth) return fail("nested too deeply");
     ++pos_;
-    struct Member {
-      std::string key;
-      std::string value;  // canonical
-      bool skip = false;  // left out, but still part of the repeated-key check
-    };
-    std::vector<Member> members;
+    if (members_.size() <= static_cast<size_t>(depth)) members_.resize(static_cast<size_t>(depth) + 1);
+    std::vector<Member>& members = members_[static_cast<size_t>(depth)];  // stable: a deque
+    members.clear();
+    const size_t object_start = out.size();
+    out.push_back('{');
+    bool in_order = true;
+    bool any_skip = false;
     skip_ws();
     if (!eat('}')) {
       while (true) {
         skip_ws();
         if (pos_ >= in_.size() || in_[pos_] != '"') return fail("expected a member name");
-        std::string key;
-        if (!string(key)) return false;
+        Member m;
+        if (!key_token(m)) return false;
         skip_ws();
         if (!eat(':')) return fail("expected ':'");
         skip_ws();
-        bool skip = false;
         std::string* capture = nullptr;
         if (depth == 0) {
-          skip = std::find(opts_.skip_top.begin(), opts_.skip_top.end(), key) != opts_.skip_top.end();
+          const std::string_view key = m.key();
+          m.skip = std::find(opts_.skip_top.begin(), opts_.skip_top.end(), key) != opts_.skip_top.end();
           for (const auto& [name, target] : opts_.capture_top) {
             if (name == key) capture = target;
           }
         }
-        std::string val;
+        m.start = out.size();
+        append_json_string(out, m.key());
+        out.push_back(':');
         if (capture != nullptr && pos_ < in_.size() && in_[pos_] == '"') {
           std::string decoded;
           if (!string(decoded)) return false;
-          append_json_string(val, decoded);
+          append_json_string(out, decoded);
           *capture = std::move(decoded);
-        } else if (!value(val, depth + 1)) {
+        } else if (!value(out, depth + 1)) {
           return false;
         }
-        members.push_back({std::move(key), std::move(val), skip});
+        m.end = out.size();
+        any_skip = any_skip || m.skip;
+        // Equal keys also leave the fast path, so the sort below reports them.
+        if (!members.empty() && !(members.back().key() < m.key())) in_order = false;
+        members.push_back(std::move(m));
         skip_ws();
         if (eat('}')) break;
         if (!eat(',')) return fail("expected ',' or '}'");
+        out.push_back(',');
       }
     }
-    std::sort(members.begin(), members.end(),
-              [](const Member& a, const Member& b) { return a.key < b.key; });
+    if (in_order && !any_skip) {
+      out.push_back('}');
+      return true;
+    }
+    std::sort(members.begin(), members.end(), [](const Member& a, const Member& b) { return a.key() < b.key(); });
+    for (size_t i = 1; i < members.size(); ++i) {
+      if (members[i].key() == members[i - 1].key()) return fail("repeated object key");
+    }
+    scratch_.assign(out, object_start, std::string::npos);
+    out.resize(object_start);
     out.push_back('{');
     bool first = true;
-    for (size_t i = 0; i < members.size(); ++i) {
-      if (i > 0 && members[i].key == members[i - 1].key) return fail("repeated object key");
-      if (members[i].skip) continue;
+    for (const Member& m : members) {
+      if (m.skip) continue;
       if (!first) out.push_back(',');
       first = false;
-      append_json_string(out, members[i].key);
-      out.push_back(':');
-      out += members[i].value;
+      out.append(scratch_, m.start - object_start, m.end - m.start);
     }
     out.push_back('}');
     return true;
   }
 
+  std::deque<std::vector<Member>> members_;  // one list per depth, reused
+  std::string scratch_;
   std::string_view in_;
   const CanonicalOptions& opts_;
   size_t pos_ = 0;
