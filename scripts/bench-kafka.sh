@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
+BUILD_DIR=${BUILD_DIR:-$ROOT/build/bench}
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLDX_BUILD_BENCH=ON >/dev/null
 ninja -C "$BUILD_DIR" -j2 kafka_bench
 mkdir -p bench/results

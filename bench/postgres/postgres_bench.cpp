@@ -3,8 +3,10 @@
 // default durability: fsync on, synchronous_commit on).
 //
 //   pipeline  recorded audit-log API pages (fetched once from ld-simulator before the
-//             clock starts, then served from memory, no HTTP) -> simdjson parse ->
-//             normalize_audit_entry -> StreamRunner (hash chain) -> PostgresSink
+//             clock starts, then served from memory, no HTTP, one page per source
+//             batch as the audit-log source hands them over) -> simdjson parse ->
+//             normalize_audit_entry -> StreamRunner (joins pages into batches of
+//             batch_records, hash chain, overlapping stages) -> PostgresSink
 //             (stored-id check, COPY of new rows, cursor, COMMIT per batch) -> file
 //             checkpoint commit per batch, exactly as the daemon runs a stream.
 //   sink      the Postgres sink alone on already-normalized batches, and the
@@ -38,6 +40,7 @@
 #include "core/time_util.h"
 #include "ldexport_version.h"
 #include "pg_cluster.h"
+#include "recorded_audit_source.h"
 #include "pipeline/stream_runner.h"
 #include "sinks/file/file_sink.h"
 #include "sinks/postgres/pg_identifiers.h"
@@ -54,7 +57,7 @@ struct Options {
   std::string simulator;
   int entries = 60'000;
   int repeats = 3;
-  std::vector<int> pages_per_batch{1, 10, 50};
+  std::vector<int> batch_records{20, 200, 2000};  // 2000: the daemon's default
   std::string out;
   std::string command;
 };
@@ -101,57 +104,6 @@ std::vector<std::string> record_pages(const std::string& simulator, int entries)
   return pages;
 }
 
-// ---- the pipeline's source: recorded pages, the real normalizer ---------------------
-
-class RecordedAuditSource final : public Source {
- public:
-  RecordedAuditSource(const std::vector<std::string>& pages, int pages_per_batch)
-      : pages_(pages), per_batch_(pages_per_batch) {}
-  [[nodiscard]] const std::string& stream() const override { return stream_; }
-  Status begin_pass(const nlohmann::json& cursor) override {
-    next_ = cursor.is_object() ? cursor.value("page", size_t{0}) : 0;
-    return Status::ok();
-  }
-  Result<std::optional<Batch>> next_batch() override {
-    if (next_ >= pages_.size()) return std::optional<Batch>{};
-    Batch b;
-    b.stream = stream_;
-    b.sequence = ++seq_;
-    const int64_t now = wall_now_ms();
-    for (int k = 0; k < per_batch_ && next_ < pages_.size(); ++k, ++next_) {
-      simdjson::dom::element doc;
-      simdjson::dom::array items;
-      if (parser_.parse(pages_[next_]).get(doc) != simdjson::SUCCESS || doc["items"].get(items) != simdjson::SUCCESS) {
-        return Status::fatal("recorded page is not an audit-log page");
-      }
-      for (auto item : items) {
-        auto r = normalize_audit_entry(item, policy_, now);
-        if (!r.is_ok()) return Status::fatal("recorded entry does not normalize: " + r.status().message());
-        b.records.push_back(std::move(r.value()));
-      }
-      ++b.pages;
-    }
-    b.cursor = {{"page", next_}};
-    return std::optional<Batch>(std::move(b));
-  }
-  [[nodiscard]] uint64_t requests_this_pass() const override { return 0; }
-
- private:
-  const std::vector<std::string>& pages_;
-  int per_batch_;
-  std::string stream_ = kAuditLogStream;
-  size_t next_ = 0;
-  uint64_t seq_ = 0;
-  SecretPolicy policy_;
-  simdjson::dom::parser parser_;
-};
-
-struct BenchStreamConfig final : StreamConfig {
-  [[nodiscard]] Result<std::unique_ptr<Source>> build(const SourceContext&) const override {
-    return Status::fatal("not used");
-  }
-};
-
 void check(const Status& st, const std::string& what) {
   if (!st.is_ok()) throw std::runtime_error(what + ": " + st.describe());
 }
@@ -162,9 +114,9 @@ int64_t count_rows(const std::string& dsn, const std::string& table) {
   return tx.exec("SELECT count(*) FROM " + table)[0][0].as<int64_t>();
 }
 
-double run_pipeline(const std::string& dsn, const std::vector<std::string>& pages, int pages_per_batch,
+double run_pipeline(const std::string& dsn, const std::vector<std::string>& pages, int batch_records,
                     int64_t expect_rows, int run) {
-  const std::string schema = "bench_pipeline_" + std::to_string(pages_per_batch) + "_" + std::to_string(run);
+  const std::string schema = "bench_pipeline_" + std::to_string(batch_records) + "_" + std::to_string(run);
   const auto tmp = std::filesystem::temp_directory_path() / ("ldx-bench-" + std::to_string(::getpid()));
   std::filesystem::remove_all(tmp);
   StopSignal stop;
@@ -180,8 +132,9 @@ double run_pipeline(const std::string& dsn, const std::vector<std::string>& page
   check(store.open(), "checkpoint open");
   BenchStreamConfig cfg;
   cfg.stream = kAuditLogStream;
-  StreamRunner runner(cfg, std::make_unique<RecordedAuditSource>(pages, pages_per_batch), {&sink}, &dead_letter,
-                      store, stop);
+  cfg.batch_records = static_cast<size_t>(batch_records);
+  cfg.batch_wait = Millis(60'000);  // recorded pages arrive at once: batch on records alone
+  StreamRunner runner(cfg, std::make_unique<RecordedAuditSource>(pages), {&sink}, &dead_letter, store, stop);
   check(runner.recover(), "recover");
   const auto t0 = Clock::now();
   check(runner.run_pass(), "pass");
@@ -410,13 +363,13 @@ int run(const Options& opt) {
   std::vector<double> checkpoint_ms;
   std::vector<double> commit_ms;
   std::map<int, std::vector<double>> pipeline;
-  const int sink_ppb = opt.pages_per_batch.back();
+  const int sink_ppb = std::max(1, opt.batch_records.back() / 20);
   for (int r = 0; r < opt.repeats; ++r) {
     ceiling.push_back(run_ceiling(*pg, db, copy_file, rows, r));
     std::cerr << "run " << r + 1 << ": ceiling " << static_cast<int64_t>(ceiling.back()) << " rows/s";
-    for (int ppb : opt.pages_per_batch) {
-      pipeline[ppb].push_back(run_pipeline(pg->dsn(db), pages, ppb, rows, r));
-      std::cerr << ", pipeline(" << ppb << " page/batch) " << static_cast<int64_t>(pipeline[ppb].back()) << " rows/s";
+    for (int br : opt.batch_records) {
+      pipeline[br].push_back(run_pipeline(pg->dsn(db), pages, br, rows, r));
+      std::cerr << ", pipeline(batch_records " << br << ") " << static_cast<int64_t>(pipeline[br].back()) << " rows/s";
     }
     sink_only.push_back(run_sink_only(pg->dsn(db), pages, sink_ppb, rows, r));
     normalize_only.push_back(run_normalize_only(pages, rows));
@@ -455,13 +408,12 @@ int run(const Options& opt) {
      << "| Path | Rows/s | Ratio to ceiling |\n|---|---:|---:|\n"
      << "| Ceiling: `psql \\copy` of the finished rows into an identical empty table (one transaction) | "
      << static_cast<int64_t>(ceil_med) << " | 1.00 |\n";
-  for (int ppb : opt.pages_per_batch) {
-    const double m = median(pipeline[ppb]);
+  for (int br : opt.batch_records) {
+    const double m = median(pipeline[br]);
     char ratio[16];
     std::snprintf(ratio, sizeof ratio, "%.2f", m / ceil_med);
-    md << "| Pipeline, " << ppb << " page" << (ppb == 1 ? "" : "s") << " (" << ppb * 20 << " rows) per batch"
-       << (ppb == 1 ? " — how the audit-log source batches today" : "") << " | " << static_cast<int64_t>(m)
-       << " | " << ratio << " |\n";
+    md << "| Pipeline, `batch_records: " << br << "`" << (br == 2000 ? " (the default)" : "") << " | "
+       << static_cast<int64_t>(m) << " | " << ratio << " |\n";
   }
   {
     const double m = median(sink_only);
@@ -473,39 +425,39 @@ int run(const Options& opt) {
        << static_cast<int64_t>(median(normalize_only)) << " | |\n";
     md << "| For reference, no database: the audit log's hash chain alone (`apply_hash_chain`) | "
        << static_cast<int64_t>(median(chain_only)) << " | |\n";
-    // Where the time of the largest-batch pipeline goes, stage by stage (they run one
-    // after the other), from the medians above.
-    const int ppb = opt.pages_per_batch.back();
-    const double batches = std::ceil(static_cast<double>(pages.size()) / ppb);
+    // Where the time of the largest-batch pipeline goes: the stages overlap, so the
+    // pipeline is bounded by the slowest of them, not by their sum.
+    const int br = opt.batch_records.back();
+    const double batches = std::ceil(static_cast<double>(rows) / br);
     const double r = static_cast<double>(rows);
-    const double t_pipe = r / median(pipeline[ppb]);
+    const double t_pipe = r / median(pipeline[br]);
     const double t_ceiling = r / ceil_med;
     const double t_sink = r / m;
-    const double t_norm = r / median(normalize_only);
-    const double t_chain = r / median(chain_only);
+    const double t_read = r / median(normalize_only) + r / median(chain_only);
     const double t_cp = batches * median(checkpoint_ms) / 1000.0;
     char buf[1024];
     std::snprintf(buf, sizeof buf,
-                  "\nWhere the time goes, %d pages per batch, %lld rows: the pipeline took %.2f s against the "
-                  "ceiling's %.2f s. Its stages run one after the other: the Postgres sink %.2f s, the hash "
-                  "chain %.2f s, parse + normalize %.2f s, %.0f file checkpoint commits at %.1f ms = %.2f s "
-                  "(sum %.2f s, indicative only: each figure is a median of separate runs). One Postgres COMMIT took %.1f ms on this "
-                  "disk; with one 20-row page per batch, two durable commits per page bound the pipeline.\n",
-                  ppb, static_cast<long long>(rows), t_pipe, t_ceiling, t_sink, t_chain, t_norm, batches,
-                  median(checkpoint_ms), t_cp, t_sink + t_chain + t_norm + t_cp, median(commit_ms));
+                  "\nWhere the time goes at `batch_records: %d`, %lld rows: the pipeline took %.2f s against the "
+                  "ceiling's %.2f s. Its three stages overlap (stream_runner.h): reading (parse + normalize "
+                  "%.2f s, hash chain %.2f s: %.2f s together), the Postgres sink %.2f s, and %.0f file checkpoint "
+                  "commits at %.1f ms = %.2f s; the slowest stage bounds the pipeline (indicative only: each "
+                  "figure is a median of separate runs). One Postgres COMMIT took %.1f ms on this disk.\n",
+                  br, static_cast<long long>(rows), t_pipe, t_ceiling, r / median(normalize_only),
+                  r / median(chain_only), t_read, t_sink, batches, median(checkpoint_ms), t_cp, median(commit_ms));
     md << buf;
     char target[512];
     std::snprintf(target, sizeof target,
-                  "\nTarget (issue 5): at least 0.80 of the ceiling. The Postgres sink alone: %.2f. The whole "
-                  "pipeline: %.2f at %d pages per batch, %.2f at one page per batch.\n",
-                  m / ceil_med, median(pipeline[ppb]) / ceil_med, ppb,
-                  median(pipeline[opt.pages_per_batch.front()]) / ceil_med);
+                  "\nTarget (issue 5): at least 0.80 of the ceiling. The Postgres sink alone: %.2f. **The whole "
+                  "pipeline: %.2f at `batch_records: %d`** (%s), %.2f at `batch_records: %d`.\n",
+                  m / ceil_med, median(pipeline[br]) / ceil_med, br,
+                  median(pipeline[br]) / ceil_med >= 0.8 ? "met" : "NOT met",
+                  median(pipeline[opt.batch_records.front()]) / ceil_med, opt.batch_records.front());
     md << target;
   }
   md << "\nThe pipeline figure is the whole path: parse the recorded page (simdjson), `normalize_audit_entry`, "
-        "the stream runner (including the audit log's hash chain), the Postgres sink (the stored-id check, COPY of "
-        "the new rows, the cursor upsert, COMMIT) and the file checkpoint commit (fsync, rename) after every "
-        "batch, one after the other as the daemon runs a stream. The ceiling does none of the per-batch work: "
+        "the stream runner (joining pages into batches, the audit log's hash chain), the Postgres sink (the "
+        "stored-id check, COPY of the new rows, the cursor upsert, COMMIT) and the file checkpoint commit (fsync, "
+        "rename) after every batch, as the daemon runs a stream. The ceiling does none of the per-batch work: "
         "one COPY, one commit, no idempotence.\n";
   std::cout << md.str();
   if (!opt.out.empty()) {
@@ -532,17 +484,17 @@ int main(int argc, char** argv) {
       opt.entries = std::stoi(next());
     } else if (a == "--repeats") {
       opt.repeats = std::stoi(next());
-    } else if (a == "--pages-per-batch") {
-      opt.pages_per_batch.clear();
+    } else if (a == "--batch-records") {
+      opt.batch_records.clear();
       std::stringstream ss(next());
-      for (std::string p; std::getline(ss, p, ',');) opt.pages_per_batch.push_back(std::stoi(p));
+      for (std::string p; std::getline(ss, p, ',');) opt.batch_records.push_back(std::stoi(p));
     } else if (a == "--out") {
       opt.out = next();
     } else if (a == "--command") {
       opt.command = next();
     } else {
       std::cerr << "usage: " << argv[0]
-                << " --simulator PATH [--entries N] [--repeats N] [--pages-per-batch 1,10,50] [--out FILE] "
+                << " --simulator PATH [--entries N] [--repeats N] [--batch-records 20,200,2000] [--out FILE] "
                    "[--command TEXT]\n";
       return 2;
     }
