@@ -376,11 +376,18 @@ rd_kafka_topic_t* KafkaSink::topic_handle(const std::string& topic) {
 }
 
 Status KafkaSink::produce(rd_kafka_topic_t* rkt, const std::string& key, const std::string* value,
-                          const std::string& stream, const char* op, const char* schema, DeliveryTracker& tracker) {
-  kafka::Headers headers(rd_kafka_headers_new(3));
+                          const Record* chained, const std::string& stream, const char* op, const char* schema,
+                          DeliveryTracker& tracker) {
+  kafka::Headers headers(rd_kafka_headers_new(5));
   rd_kafka_header_add(headers.get(), kHeaderStream, -1, stream.data(), static_cast<ssize_t>(stream.size()));
   if (op != nullptr) rd_kafka_header_add(headers.get(), kHeaderOp, -1, op, -1);
   rd_kafka_header_add(headers.get(), kHeaderSchema, -1, schema, -1);
+  if (chained != nullptr && !chained->chain_hash.empty()) {
+    rd_kafka_header_add(headers.get(), kHeaderPrevHash, -1, chained->chain_prev.data(),
+                        static_cast<ssize_t>(chained->chain_prev.size()));
+    rd_kafka_header_add(headers.get(), kHeaderHash, -1, chained->chain_hash.data(),
+                        static_cast<ssize_t>(chained->chain_hash.size()));
+  }
   // Not copied (no RD_KAFKA_MSG_F_COPY): write() outlives every delivery report.
   void* payload = value ? const_cast<char*>(value->data()) : nullptr;
   const size_t len = value ? value->size() : 0;
@@ -432,7 +439,8 @@ Status KafkaSink::produce_batch(const Batch& batch, const std::vector<size_t>* o
   for (size_t k = 0; k < n; ++k) {
     const Record& r = batch.records[only ? (*only)[k] : k];
     const bool tombstone = r.op == Op::kDelete && cfg_.deletes == KafkaDeletes::kTombstone;
-    if (auto s = produce(rkt, r.id, tombstone ? nullptr : &r.envelope, batch.stream, op_name(r.op), kSchemaV1, tracker);
+    if (auto s = produce(rkt, r.id, tombstone ? nullptr : &r.envelope, &r, batch.stream, op_name(r.op), kSchemaV1,
+                         tracker);
         !s.is_ok()) {
       return s;
     }
@@ -575,7 +583,7 @@ Result<nlohmann::json> KafkaSink::write_exactly_once(const Batch& batch) {
     Status a = abort_transaction(&tracker, "cannot open the checkpoint topic");
     return a.is_fatal() ? a : Status::fatal("kafka sink " + cfg_.name + ": cannot open topic " + cfg_.checkpoint_topic);
   }
-  if (Status s = produce(cp_topic, batch.stream, &rec_json, batch.stream, nullptr, kCheckpointSchema, tracker); !s.is_ok()) {
+  if (Status s = produce(cp_topic, batch.stream, &rec_json, nullptr, batch.stream, nullptr, kCheckpointSchema, tracker); !s.is_ok()) {
     Status a = abort_transaction(&tracker, s.message());
     return a.is_fatal() ? a : s;
   }

@@ -26,6 +26,9 @@ namespace ldx {
 inline constexpr const char* kHeaderStream = "ldexport-stream";
 inline constexpr const char* kHeaderOp = "ldexport-op";
 inline constexpr const char* kHeaderSchema = "ldexport-schema";
+// Hash-chained streams (audit_log): the record's chain links, as in the archive.
+inline constexpr const char* kHeaderPrevHash = "ldexport-prev-hash";
+inline constexpr const char* kHeaderHash = "ldexport-hash";
 inline constexpr const char* kCheckpointSchema = "ldexport.checkpoint.v1";
 
 class KafkaSink final : public Sink {
@@ -68,7 +71,8 @@ class KafkaSink final : public Sink {
   Result<kafka::Conf> client_conf(bool consumer) const;
   rd_kafka_topic_t* topic_handle(const std::string& topic);
   // value null = a tombstone; op null = no ldexport-op header (checkpoint records).
-  Status produce(rd_kafka_topic_t* rkt, const std::string& key, const std::string* value, const std::string& stream,
+  Status produce(rd_kafka_topic_t* rkt, const std::string& key, const std::string* value, const Record* chained,
+                 const std::string& stream,
                  const char* op, const char* schema, DeliveryTracker& tracker);
   Status produce_batch(const Batch& batch, const std::vector<size_t>* only, DeliveryTracker& tracker);
   // Serves delivery reports until every message of `tracker` has one. On stop, purges.

@@ -41,6 +41,8 @@ StageRow::StageRow(const Record& r, int64_t seq) {
   fields_[7] = r.occurred_at_ms ? number(numbers_[2], *r.occurred_at_ms) : nullptr;
   fields_[8] = number(numbers_[3], r.observed_at_ms);
   fields_[9] = is_json_null(r.data) ? nullptr : r.data.c_str();
+  fields_[10] = nullable(r.chain_prev);
+  fields_[11] = nullable(r.chain_hash);
 }
 
 TableRow::TableRow(const Record& r) {
@@ -57,11 +59,14 @@ TableRow::TableRow(const Record& r) {
   observed_ = format_rfc3339_ms(r.observed_at_ms);
   fields_[7] = observed_.c_str();
   fields_[8] = is_json_null(r.data) ? nullptr : r.data.c_str();
+  fields_[9] = nullable(r.chain_prev);
+  fields_[10] = nullable(r.chain_hash);
 }
 
 const std::vector<std::string>& direct_columns() {
   static const std::vector<std::string> kCols{"id",      "op",          "project",     "environment", "kind",
-                                              "version", "occurred_at", "observed_at", "data"};
+                                              "version", "occurred_at", "observed_at", "data",        "prev_hash",
+                                              "hash"};
   return kCols;
 }
 

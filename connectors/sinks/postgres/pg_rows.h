@@ -23,11 +23,11 @@ class StageRow {
   StageRow(const Record& r, int64_t seq);
   StageRow(const StageRow&) = delete;
   StageRow& operator=(const StageRow&) = delete;
-  [[nodiscard]] const std::array<const char*, 10>& fields() const { return fields_; }
+  [[nodiscard]] const std::array<const char*, 12>& fields() const { return fields_; }
 
  private:
   std::array<std::array<char, 24>, 4> numbers_{};
-  std::array<const char*, 10> fields_{};
+  std::array<const char*, 12> fields_{};
 };
 
 // One COPY row straight into an append-only stream table (direct_columns()).
@@ -36,13 +36,13 @@ class TableRow {
   explicit TableRow(const Record& r);
   TableRow(const TableRow&) = delete;
   TableRow& operator=(const TableRow&) = delete;
-  [[nodiscard]] const std::array<const char*, 9>& fields() const { return fields_; }
+  [[nodiscard]] const std::array<const char*, 11>& fields() const { return fields_; }
 
  private:
   std::array<char, 24> version_{};
   std::string occurred_;
   std::string observed_;
-  std::array<const char*, 9> fields_{};
+  std::array<const char*, 11> fields_{};
 };
 const std::vector<std::string>& direct_columns();
 

@@ -30,7 +30,7 @@ std::vector<std::string> staging_ddl() {
   return {
       std::string("CREATE TEMP TABLE IF NOT EXISTS ") + kStageTable +
           " (seq bigint NOT NULL, id text, op text, project text, environment text, kind text, version bigint,"
-          " occurred_ms bigint, observed_ms bigint, data text) ON COMMIT DELETE ROWS",
+          " occurred_ms bigint, observed_ms bigint, data text, prev_hash text, hash text) ON COMMIT DELETE ROWS",
       std::string("CREATE TEMP TABLE IF NOT EXISTS ") + kPlanTable +
           " (seq bigint NOT NULL, revision bigint NOT NULL, valid_from_ms bigint NOT NULL, valid_to_ms bigint)"
           " ON COMMIT DELETE ROWS",
@@ -38,8 +38,9 @@ std::vector<std::string> staging_ddl() {
 }
 
 const std::vector<std::string>& stage_columns() {
-  static const std::vector<std::string> kCols{"seq",  "id",      "op",          "project",     "environment",
-                                              "kind", "version", "occurred_ms", "observed_ms", "data"};
+  static const std::vector<std::string> kCols{"seq",     "id",          "op",          "project",
+                                              "environment", "kind",  "version",     "occurred_ms",
+                                              "observed_ms", "data",  "prev_hash",   "hash"};
   return kCols;
 }
 
@@ -70,15 +71,19 @@ StreamSql build_stream_sql(const std::string& schema, const std::string& stream,
         "CREATE TABLE IF NOT EXISTS " + q.table + " (" + envelope_cols +
             " data jsonb,"
             " exported_at timestamptz NOT NULL DEFAULT now(),"
+            " prev_hash text,"
+            " hash text,"
             " PRIMARY KEY (id))",
+        // The hash chain (README "Tamper evidence"); tables created before it get the columns.
+        "ALTER TABLE " + q.table + " ADD COLUMN IF NOT EXISTS prev_hash text, ADD COLUMN IF NOT EXISTS hash text",
         index("_project_env_idx", q.table, "project, environment"),
         index("_occurred_at_idx", q.table, "occurred_at"),
     };
     q.select_stored_ids = "SELECT id FROM " + q.table + " WHERE id = ANY($1::text[])";
     q.insert_append = "INSERT INTO " + q.table +
-                      " (id, op, project, environment, kind, version, occurred_at, observed_at, data)"
+                      " (id, op, project, environment, kind, version, occurred_at, observed_at, data, prev_hash, hash)"
                       " SELECT id, op, project, environment, kind, version, " +
-                      ts("occurred_ms") + ", " + ts("observed_ms") + ", data::jsonb FROM " + kStageTable +
+                      ts("occurred_ms") + ", " + ts("observed_ms") + ", data::jsonb, prev_hash, hash FROM " + kStageTable +
                       " ORDER BY seq ON CONFLICT (id) DO NOTHING";
   } else {
     q.history = qualified(schema, stream + "_history");

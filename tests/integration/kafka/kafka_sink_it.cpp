@@ -8,6 +8,7 @@
 
 #include "kafka_test_support.h"
 #include "mock_cluster.h"
+#include "common/hash_chain.h"
 #include "sinks/kafka/kafka_sink.h"
 
 namespace ldx::testing {
@@ -78,6 +79,27 @@ std::map<std::string, int> count_keys(const std::vector<ConsumedMessage>& msgs) 
   return c;
 }
 
+TEST_F(KafkaSinkIT, HashChainedRecordsCarryTheirChainLinksAsHeaders) {
+  auto sink = open_sink(config("chained"), "audit_log");
+  Batch b = make_batch("audit_log", {"c1", "c2", "c3"}, 1);
+  nlohmann::json positions = nlohmann::json::object();
+  ASSERT_TRUE(apply_hash_chain(b, positions).is_ok());
+  ASSERT_TRUE(sink->write(b).is_ok());
+  ASSERT_TRUE(sink->close().is_ok());
+  std::map<std::string, ConsumedMessage> by_key;
+  for (auto& m : consume_topic(cluster_->bootstrap(), topic("audit_log"), false)) by_key[m.key] = m;
+  ASSERT_EQ(by_key.size(), 3u);
+  std::string prev(kChainGenesis);
+  for (const Record& r : b.records) {
+    const auto& h = by_key[r.id].headers;
+    ASSERT_TRUE(h.count("ldexport-prev-hash") && h.count("ldexport-hash")) << r.id;
+    EXPECT_EQ(h.at("ldexport-prev-hash"), prev);  // the same links as the archive line
+    EXPECT_EQ(h.at("ldexport-hash"), r.chain_hash);
+    EXPECT_EQ(nlohmann::json::parse(*by_key[r.id].value).at("hash"), r.chain_hash);
+    prev = r.chain_hash;
+  }
+}
+
 TEST_F(KafkaSinkIT, KeyIsTheIdValueIsTheEnvelopeHeadersNameStreamOpSchema) {
   auto c = config("events");
   c.deletes = KafkaDeletes::kTombstone;
@@ -103,6 +125,7 @@ TEST_F(KafkaSinkIT, KeyIsTheIdValueIsTheEnvelopeHeadersNameStreamOpSchema) {
     EXPECT_EQ(m.headers.at("ldexport-op"), "upsert");
     EXPECT_EQ(m.headers.at("ldexport-schema"), "ldexport.v1");
   }
+  EXPECT_EQ(by_key["a1"].headers.count("ldexport-hash"), 0u) << "an unchained record has no chain headers";
   // deletes: tombstone -> a null value, so a compacted topic forgets the entity.
   ASSERT_TRUE(by_key.count("gone"));
   EXPECT_FALSE(by_key["gone"].value.has_value());

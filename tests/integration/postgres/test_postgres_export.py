@@ -176,6 +176,21 @@ shutdown_timeout: 20s
         dead = self.pg.psql(self.db, "SELECT count(*) FROM %s.dead_letter" % self.schema)[0][0]
         check(dead == "0", "%s records were dead-lettered" % dead)
         print("audit_log table == ground truth: %d ids, each once" % count)
+        self.assert_hash_chain_linked(count)
+
+    def assert_hash_chain_linked(self, count):
+        """The audit_log rows carry the archive's hash chain: one unbroken chain from the
+        genesis through every row, whatever kills and replays happened."""
+        rows = self.pg.psql(self.db, "SELECT prev_hash, hash FROM %s.audit_log" % self.schema)
+        check(all(len(h) == 64 and len(p) == 64 for p, h in rows), "a row without its chain links")
+        nxt = {}
+        for prev, h in rows:
+            check(prev not in nxt, "two rows follow the same hash %s: the chain forks" % prev)
+            nxt[prev] = h
+        link, seen = "0" * 64, 0
+        while link in nxt:
+            link, seen = nxt[link], seen + 1
+        check(seen == count, "the chain from the genesis reaches %d of %d rows" % (seen, count))
 
 
 def log_of(p):

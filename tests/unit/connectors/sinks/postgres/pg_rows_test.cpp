@@ -191,6 +191,15 @@ TEST(PgTableRow, CarriesRfc3339TimestampsForTheAppendOnlyCopy) {
   EXPECT_STREQ(f[6], "2023-11-14T22:13:20.123Z");
   EXPECT_STREQ(f[7], "2023-11-14T22:13:20.999Z");
   EXPECT_STREQ(f[8], "{\"a\":\"tab\\there\"}");
+  EXPECT_EQ(f[9], nullptr);  // not hash-chained
+  EXPECT_EQ(f[10], nullptr);
+  r.chain_prev = std::string(64, '0');
+  r.chain_hash = std::string(64, 'a');
+  TableRow chained(r);
+  EXPECT_EQ(direct_columns()[9], "prev_hash");
+  EXPECT_EQ(chained.fields()[9], r.chain_prev);
+  EXPECT_EQ(direct_columns()[10], "hash");
+  EXPECT_EQ(chained.fields()[10], r.chain_hash);
 }
 
 TEST(PgFreshRecords, SkipsStoredIdsAndRepeatsWithinTheBatch) {
