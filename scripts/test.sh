@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, builds, runs every test (unit,
 # conformance against the real OpenAPI spec, integration on real Postgres and the
 # Kafka mock cluster, end-to-end against the simulator), then builds again with
-# AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite there too.
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite there too, and
+# finally runs the libFuzzer targets for a fixed number of iterations.
 # .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,5 +29,11 @@ if [ "${LDX_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== tests under ASan + UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 1800 -L "unit|conformance"
+fi
+if [ "${LDX_SKIP_FUZZ:-0}" != "1" ]; then
+  # libFuzzer (clang) on the normalizer, the config loader and the rate-limit headers, a
+  # fixed number of runs each: any crash, leak or hang fails the suite.
+  echo "== fuzzing"
+  bash scripts/fuzz.sh "${LDX_FUZZ_RUNS:-20000}"
 fi
 echo "== all tests passed"
