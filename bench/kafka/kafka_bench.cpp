@@ -14,36 +14,26 @@
 //            rule makes any sink do: the ceiling for one-batch-at-a-time delivery.
 //  raw/window  at most 8 pages unacknowledged: what a pipeline with batches in flight
 //            (committing the contiguous acknowledged prefix) could reach.
-// Usage: kafka_bench [--records N] [--rounds R] [--out FILE] [--command TEXT]
+// Usage: kafka_bench [--records N] [--rounds R] [--out FILE] [--json FILE] [--command TEXT]
 // Defaults: 60000 records, 5 rounds.
-#include <simdjson.h>
-#include <sys/utsname.h>
-#include <unistd.h>
+#include <librdkafka/rdkafka.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "checkpoint/file/file_checkpoint_store.h"
-#include "common/hash_chain.h"
-#include "core/json_writer.h"
+#include "bench_util.h"
+#include "ceilings.h"
 #include "core/stop_signal.h"
-#include "pipeline/stream_runner.h"
-#include "recorded_audit_source.h"
-#include "sinks/file/file_sink.h"
 #include "core/time_util.h"
 #include "mock_cluster.h"
-#include "sinks/kafka/kafka_handles.h"
+#include "recorded_pass.h"
 #include "sinks/kafka/kafka_sink.h"
 #include "sources/audit_log/audit_log_normalizer.h"
 
@@ -118,87 +108,6 @@ std::vector<std::string> recorded_pages(size_t records) {
   return pages;
 }
 
-// Page -> Batch exactly as the audit-log source does it (parse, normalize each item).
-bool page_to_batch(simdjson::dom::parser& parser, const std::string& page, uint64_t seq, ldx::Batch& out) {
-  simdjson::dom::element doc;
-  simdjson::dom::array items;
-  if (parser.parse(page).get(doc) != simdjson::SUCCESS || doc["items"].get(items) != simdjson::SUCCESS) return false;
-  out.stream = ldx::kAuditLogStream;
-  out.sequence = seq;
-  out.records.clear();
-  const int64_t now = ldx::wall_now_ms();
-  for (auto item : items) {
-    auto rec = ldx::normalize_audit_entry(item, ldx::SecretPolicy{false}, now);
-    if (!rec.is_ok()) return false;
-    out.records.push_back(std::move(rec.value()));
-  }
-  return true;
-}
-
-struct Finished {
-  std::string key;
-  std::string value;
-  std::string op;
-};
-
-std::atomic<size_t> g_delivered{0};
-std::atomic<size_t> g_failed{0};
-void on_dr(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
-  if (m->err) g_failed.fetch_add(1);
-  g_delivered.fetch_add(1);
-}
-
-// linger_ms null: librdkafka's default batching.
-ldx::kafka::Client raw_producer(const std::string& bootstrap, const char* linger_ms) {
-  char err[512];
-  ldx::kafka::Conf conf(rd_kafka_conf_new());
-  auto set = [&](const char* k, const char* v) { rd_kafka_conf_set(conf.get(), k, v, err, sizeof err); };
-  set("bootstrap.servers", bootstrap.c_str());
-  set("acks", "all");
-  set("enable.idempotence", "true");
-  set("socket.nagle.disable", "true");
-  if (linger_ms) set("linger.ms", linger_ms);
-  rd_kafka_conf_set_dr_msg_cb(conf.get(), on_dr);
-  return ldx::kafka::Client(rd_kafka_new(RD_KAFKA_PRODUCER, conf.release(), err, sizeof err));
-}
-
-// window_pages = 0: produce everything, flush once; N: at most N pages unacknowledged.
-double run_raw(const std::string& bootstrap, const std::string& topic, const std::vector<Finished>& msgs,
-               size_t window_pages, const char* linger_ms) {
-  const bool per_page = window_pages > 0;
-  auto p = raw_producer(bootstrap, linger_ms);
-  ldx::kafka::Topic t(rd_kafka_topic_new(p.get(), topic.c_str(), nullptr));
-  g_delivered = 0;
-  g_failed = 0;
-  const auto t0 = Clock::now();
-  size_t sent = 0;
-  for (const auto& m : msgs) {
-    rd_kafka_headers_t* h = rd_kafka_headers_new(3);
-    rd_kafka_header_add(h, ldx::kHeaderStream, -1, "audit_log", -1);
-    rd_kafka_header_add(h, ldx::kHeaderOp, -1, m.op.data(), static_cast<ssize_t>(m.op.size()));
-    rd_kafka_header_add(h, ldx::kHeaderSchema, -1, ldx::kSchemaV1, -1);
-    while (rd_kafka_producev(p.get(), RD_KAFKA_V_RKT(t.get()), RD_KAFKA_V_KEY(m.key.data(), m.key.size()),
-                             RD_KAFKA_V_VALUE(const_cast<char*>(m.value.data()), m.value.size()),
-                             RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_MSGFLAGS(0),
-                             RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_poll(p.get(), 10);
-    }
-    ++sent;
-    if (per_page && sent % kPageSize == 0) {
-      const size_t may_wait = (window_pages - 1) * kPageSize;
-      while (g_delivered.load() + may_wait < sent) rd_kafka_poll(p.get(), 100);
-    }
-  }
-  while (g_delivered.load() < sent) rd_kafka_poll(p.get(), 100);
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (g_failed.load() != 0) {
-    std::cerr << "raw producer: " << g_failed.load() << " deliveries failed\n";
-    std::exit(1);
-  }
-  t.reset();
-  return static_cast<double>(msgs.size()) / secs;
-}
-
 double run_pipeline(const std::string& bootstrap, const std::string& topic_template,
                     const std::vector<std::string>& pages, size_t batch_records, size_t* records_out) {
   ldx::StopSignal stop;
@@ -208,38 +117,11 @@ double run_pipeline(const std::string& bootstrap, const std::string& topic_templ
   cfg.brokers = bootstrap;
   cfg.topic = topic_template;
   ldx::KafkaSink sink(cfg, stop);
-  if (!sink.open().is_ok()) {
-    std::cerr << "cannot open the Kafka sink\n";
-    std::exit(1);
-  }
-  const auto tmp = std::filesystem::temp_directory_path() / ("ldx-kafka-bench-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(tmp);
-  ldx::FileSink dead_letter(ldx::kDeadLetterSinkName, tmp / "dead-letter", 64LL << 20);
-  ldx::FileCheckpointStore store(tmp / "state");
-  if (!dead_letter.open().is_ok() || !store.open().is_ok()) {
-    std::cerr << "cannot open the checkpoint store in " << tmp << "\n";
-    std::exit(1);
-  }
-  ldx::bench::BenchStreamConfig scfg;
-  scfg.stream = ldx::kAuditLogStream;
-  scfg.batch_records = batch_records;
-  scfg.batch_wait = ldx::Millis(60'000);  // recorded pages arrive at once: batch on records alone
-  ldx::StreamRunner runner(scfg, std::make_unique<ldx::bench::RecordedAuditSource>(pages), {&sink}, &dead_letter,
-                           store, stop);
-  if (auto st = runner.recover(); !st.is_ok()) {
-    std::cerr << "recover: " << st.describe() << "\n";
-    std::exit(1);
-  }
-  const auto t0 = Clock::now();
-  if (auto st = runner.run_pass(); !st.is_ok()) {
-    std::cerr << "pipeline pass failed: " << st.describe() << "\n";
-    std::exit(1);
-  }
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  ldx::bench::check(sink.open(), "open the Kafka sink");
+  const auto pass = ldx::bench::run_recorded_pass(pages, {&sink}, batch_records);
   (void)sink.close();
-  std::filesystem::remove_all(tmp);
-  *records_out = runner.stats().records.load();
-  return static_cast<double>(*records_out) / secs;
+  *records_out = pass.records;
+  return pass.rate();
 }
 
 // KafkaSink::write alone, on batches parsed beforehand: separates the sink from parsing.
@@ -264,57 +146,20 @@ double run_sink_only(const std::string& bootstrap, const std::string& topic_temp
   return static_cast<double>(records) / secs;
 }
 
-// The reader stage alone, split: parse + normalize, then the hash chain.
-void run_reader_only(const std::vector<std::string>& pages, double* normalize_rate, double* chain_rate) {
-  simdjson::dom::parser parser;
-  std::vector<ldx::Batch> batches(pages.size());
-  size_t records = 0;
-  auto t0 = Clock::now();
-  for (size_t i = 0; i < pages.size(); ++i) {
-    if (!page_to_batch(parser, pages[i], i + 1, batches[i])) std::exit(1);
-    records += batches[i].records.size();
-  }
-  *normalize_rate = static_cast<double>(records) / std::chrono::duration<double>(Clock::now() - t0).count();
-  nlohmann::json chain = nlohmann::json::object();
-  t0 = Clock::now();
-  for (auto& b : batches) {
-    if (!ldx::apply_hash_chain(b, chain).is_ok()) std::exit(1);
-  }
-  *chain_rate = static_cast<double>(records) / std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-std::string machine() {
-  utsname u{};
-  uname(&u);
-  std::string cpu = "unknown CPU";
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) {
-      cpu = line.substr(line.find(':') + 2);
-      break;
-    }
-  }
-  return cpu + ", " + std::to_string(std::thread::hardware_concurrency()) + " logical CPUs, " + u.sysname + " " +
-         u.release + " " + u.machine;
-}
-
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   size_t records = 60000;
   int rounds = 5;
   std::string out;
+  std::string json;
   std::string command = "kafka_bench";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--records") records = std::stoul(argv[i + 1]);
     else if (a == "--rounds") rounds = std::stoi(argv[i + 1]);
     else if (a == "--out") out = argv[i + 1];
+    else if (a == "--json") json = argv[i + 1];
     else if (a == "--command") command = argv[i + 1];
   }
   std::string err;
@@ -329,22 +174,19 @@ int main(int argc, char** argv) {
   size_t page_bytes = 0;
   for (const auto& p : pages) page_bytes += p.size();
 
-  // The finished messages for the raw runs: what the pipeline sends (hash-chained).
-  std::vector<Finished> finished;
+  // The finished messages for the raw runs: what the pipeline sends (hash-chained),
+  // and the same records one page per batch for the sink alone.
+  const auto records_done = ldx::bench::finished_audit_records(pages);
+  const auto finished = ldx::bench::kafka_messages(records_done);
   std::vector<ldx::Batch> batches;
-  {
-    simdjson::dom::parser parser;
-    uint64_t seq = 0;
-    nlohmann::json chain = nlohmann::json::object();
-    for (const auto& p : pages) {
-      ldx::Batch b;
-      if (!page_to_batch(parser, p, ++seq, b) || !ldx::apply_hash_chain(b, chain).is_ok()) {
-        std::cerr << "a recorded page did not parse\n";
-        return 1;
-      }
-      for (auto& r : b.records) finished.push_back({r.id, r.envelope, ldx::op_name(r.op)});
-      batches.push_back(std::move(b));
+  for (size_t i = 0; i < records_done.size(); ++i) {
+    if (i % kPageSize == 0) {
+      batches.emplace_back();
+      batches.back().stream = ldx::kAuditLogStream;
+      batches.back().sequence = batches.size();
+      batches.back().pages = 1;
     }
+    batches.back().records.push_back(records_done[i]);
   }
   size_t envelope_bytes = 0;
   for (const auto& f : finished) envelope_bytes += f.value.size();
@@ -363,14 +205,13 @@ int main(int argc, char** argv) {
     pipe_small.push_back(run_pipeline(cluster->bootstrap(), base + ".small.{stream}", pages, kPageSize, &piped_small));
     sink_only.push_back(run_sink_only(cluster->bootstrap(), base + ".sink.{stream}", batches));
     // The ceiling is the better of librdkafka's default batching and linger.ms=0.
-    raw.push_back(std::max(run_raw(cluster->bootstrap(), base + ".raw", finished, 0, nullptr),
-                           run_raw(cluster->bootstrap(), base + ".raw0", finished, 0, "0")));
-    raw_page.push_back(run_raw(cluster->bootstrap(), base + ".rawpage", finished, 1, "0"));
-    raw_window.push_back(run_raw(cluster->bootstrap(), base + ".rawwindow", finished, kWindowPages, "0"));
-    double nr = 0, cr = 0;
-    run_reader_only(pages, &nr, &cr);
-    norm_only.push_back(nr);
-    chain_only.push_back(cr);
+    raw.push_back(std::max(ldx::bench::kafka_ceiling(cluster->bootstrap(), base + ".raw", finished, 0, nullptr),
+                           ldx::bench::kafka_ceiling(cluster->bootstrap(), base + ".raw0", finished, 0, "0")));
+    raw_page.push_back(ldx::bench::kafka_ceiling(cluster->bootstrap(), base + ".rawpage", finished, 1, "0"));
+    raw_window.push_back(ldx::bench::kafka_ceiling(cluster->bootstrap(), base + ".rawwindow", finished, kWindowPages, "0"));
+    const auto reader = ldx::bench::measure_reader_stage(pages);
+    norm_only.push_back(reader.normalize);
+    chain_only.push_back(reader.hash_chain);
     std::cerr << "round " << r + 1 << ": pipeline " << static_cast<long>(pipe.back()) << "/s (batches of "
               << kPageSize << ": " << static_cast<long>(pipe_small.back()) << "/s), sink only "
               << static_cast<long>(sink_only.back()) << "/s, raw "
@@ -383,6 +224,7 @@ int main(int argc, char** argv) {
     std::cerr << "the pipeline delivered " << piped << " records, expected " << finished.size() << "\n";
     return 1;
   }
+  using ldx::bench::median;
   const double p = median(pipe), w = median(raw), wp = median(raw_page), ww = median(raw_window), so = median(sink_only);
   const double ps = median(pipe_small);
   const double nro = median(norm_only), cro = median(chain_only);
@@ -410,7 +252,7 @@ int main(int argc, char** argv) {
       "**Ratio pipeline / raw ceiling: %.2f** (target >= 0.5: %s).\n\n"
       "With one page per batch the pipeline reaches %.2f of the ceiling: each batch waits for its delivery "
       "reports and its checkpoint, so batches of one 20-entry page pay a round trip per page.\n",
-      command.c_str(), machine().c_str(), load.c_str(), ldx::format_rfc3339_ms(ldx::wall_now_ms()).c_str(),
+      command.c_str(), ldx::bench::machine_description().c_str(), load.c_str(), ldx::format_rfc3339_ms(ldx::wall_now_ms()).c_str(),
       rd_kafka_version_str(), kPartitions, finished.size(), pages.size(), kPageSize,
       static_cast<double>(page_bytes) / 1e6, static_cast<double>(envelope_bytes) / 1e6, rounds, p, ps, so, w, wp,
       kWindowPages, kWindowPages, ww, nro, cro, p / w, p / w >= 0.5 ? "met" : "NOT met", ps / w);
@@ -422,10 +264,24 @@ int main(int argc, char** argv) {
       "checkpoint while the next one is produced (stream_runner.h), so that wait is paid once per 2000 records "
       "instead of once per page. The raw ceiling has no checkpoint, no hash chain and no parsing. On a 2-CPU "
       "machine shared with other work, rounds vary a lot: compare lines of the same run only.\n";
-  std::cout << text;
-  if (!out.empty()) {
-    std::ofstream f(out);
-    f << text;
-  }
+  ldx::bench::publish(text, out, json, {{"records", finished.size()},
+                                   {"batch_records", kDefaultBatchRecords},
+                                   {"ceiling", w},
+                                   {"pipeline", p},
+                                   {"pipeline_batch_20", ps},
+                                   {"sink_only_per_page", so},
+                                   {"raw_per_page", wp},
+                                   {"raw_window", ww},
+                                   {"normalize", nro},
+                                   {"hash_chain", cro}});
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "kafka_bench failed: " << e.what() << "\n";
+    return 1;
+  }
 }
