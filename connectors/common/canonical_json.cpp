@@ -38,7 +38,7 @@ class CanonicalParser {
 
   bool run(std::string& out) {
     skip_ws();
-    if (!value(out, 0)) return false;
+    if (!value(out, opts_.depth)) return false;
     skip_ws();
     if (pos_ != in_.size()) return fail("trailing characters after the JSON value");
     return true;

@@ -25,6 +25,10 @@ struct CanonicalOptions {
   // pass reads the line for both its hash and its chain fields). Missing or non-string
   // members leave the target untouched.
   std::vector<std::pair<std::string_view, std::string*>> capture_top;
+  // The depth `in` sits at inside a larger document (its limit of 512 levels counts
+  // from that document's top), so a member canonicalized on its own fails exactly when
+  // the whole document would.
+  int depth = 0;
 };
 
 // Appends the canonical form of `in` (exactly one JSON value, surrounding whitespace

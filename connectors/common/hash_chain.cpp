@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include "common/canonical_json.h"
+#include "core/json_writer.h"
+#include "core/time_util.h"
 
 namespace ldx {
 
@@ -62,6 +64,73 @@ Result<std::string> record_hash(std::string_view envelope) {
   return std::move(line.computed);
 }
 
+Result<std::string> record_hash(const Record& r) {
+  // The canonical form of the envelope Record::finish() writes, without observed_at and
+  // hash: its members in key order, strings as append_json_string writes them (already
+  // canonical), `data` and `changes` canonicalized one level below the top.
+  thread_local std::string out;
+  out.clear();
+  std::string error;
+  CanonicalOptions nested;
+  nested.depth = 1;
+  bool first = true;
+  auto key = [&](const char* k) {
+    if (!first) out.push_back(',');
+    first = false;
+    out.push_back('"');
+    out += k;
+    out += "\":";
+  };
+  auto nullable = [&](const std::string& v) {
+    if (v.empty()) {
+      out += "null";
+    } else {
+      append_json_string(out, v);
+    }
+  };
+  out.push_back('{');
+  if (!r.changes.empty()) {
+    key("changes");
+    if (!append_canonical_json(out, r.changes, nested, &error)) {
+      return Status::fatal("cannot hash record " + r.id + ": its changes: " + error);
+    }
+  }
+  key("data");
+  if (r.data.empty()) {
+    out += "null";
+  } else if (!append_canonical_json(out, r.data, nested, &error)) {
+    return Status::fatal("cannot hash record " + r.id + ": its data: " + error);
+  }
+  key("environment");
+  nullable(r.environment);
+  key("id");
+  append_json_string(out, r.id);
+  key("kind");
+  nullable(r.kind);
+  key("occurred_at");
+  if (r.occurred_at_ms) {
+    append_json_string(out, format_rfc3339_ms(*r.occurred_at_ms));
+  } else {
+    out += "null";
+  }
+  key("op");
+  append_json_string(out, op_name(r.op));
+  if (!r.chain_prev.empty()) {
+    key("prev_hash");
+    append_json_string(out, r.chain_prev);
+  }
+  key("project");
+  nullable(r.project);
+  key("schema");
+  append_json_string(out, kSchemaV1);
+  key("stream");
+  append_json_string(out, r.stream);
+  key("version");
+  out += r.version ? std::to_string(*r.version) : "null";
+  out.push_back('}');
+  return sha256_hex(out);
+}
+
 Status apply_hash_chain(Batch& batch, nlohmann::json& sink_positions) {
   if (!stream_is_chained(batch.stream)) return Status::ok();
   std::string head(kChainGenesis);
@@ -77,9 +146,8 @@ Status apply_hash_chain(Batch& batch, nlohmann::json& sink_positions) {
   for (Record& r : batch.records) {
     r.chain_prev = head;
     r.chain_hash.clear();
-    r.finish();
-    auto h = record_hash(r.envelope);
-    if (!h.is_ok()) return h.status().with_context("record " + r.id + ": ");
+    auto h = record_hash(r);
+    if (!h.is_ok()) return h.status();
     r.chain_hash = std::move(h.value());
     r.finish();
     head = r.chain_hash;

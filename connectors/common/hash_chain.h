@@ -51,6 +51,11 @@ bool read_chained_line(std::string_view envelope, ChainedLine& out, std::string&
 // The hash a record's envelope must carry.
 Result<std::string> record_hash(std::string_view envelope);
 
+// The same hash computed from the record's fields (with chain_prev set, chain_hash
+// ignored) instead of its finished envelope: only `data` and `changes` are parsed.
+// Equal to record_hash(r.envelope) for the envelope r.finish() writes.
+Result<std::string> record_hash(const Record& r);
+
 // Chains `batch.records` (for chained streams; others are left alone) from the head in
 // `sink_positions[kChainPositionKey]` (the genesis when absent), re-finishing each
 // envelope with `prev_hash` and `hash`, and stores the new head there.
