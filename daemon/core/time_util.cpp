@@ -109,6 +109,37 @@ std::optional<int64_t> parse_rfc3339_ms(std::string_view s) {
 std::string format_rfc3339_ms(int64_t epoch_ms) {
   int64_t secs = epoch_ms >= 0 ? epoch_ms / 1000 : (epoch_ms - 999) / 1000;
   int ms = static_cast<int>(epoch_ms - secs * 1000);
+  // Years 1970..9999, every record's timestamps: digits by hand (snprintf was a visible
+  // share of the normalizer's time). Days to civil date: the proleptic Gregorian
+  // calendar in 400-year eras of 146097 days.
+  if (secs >= 0 && secs < 253402300800) {
+    const int64_t days = secs / 86400;
+    const int64_t sod = secs % 86400;
+    const int64_t z = days + 719468;
+    const int64_t era = z / 146097;
+    const int64_t doe = z - era * 146097;
+    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const int64_t mp = (5 * doy + 2) / 153;
+    const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    std::string out = "0000-00-00T00:00:00.000Z";
+    auto put = [&out](size_t at, int64_t v, int width) {
+      for (int i = width - 1; i >= 0; --i) {
+        out[at + static_cast<size_t>(i)] = static_cast<char>('0' + v % 10);
+        v /= 10;
+      }
+    };
+    put(0, y, 4);
+    put(5, m, 2);
+    put(8, d, 2);
+    put(11, sod / 3600, 2);
+    put(14, sod / 60 % 60, 2);
+    put(17, sod % 60, 2);
+    put(20, ms, 3);
+    return out;
+  }
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);

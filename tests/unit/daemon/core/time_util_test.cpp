@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <ctime>
+#include <vector>
+
 namespace ldx {
 
 TEST(Duration, ParsesUnitsAndCompounds) {
@@ -40,4 +44,34 @@ TEST(Rfc3339, FormatsUtcWithMilliseconds) {
   EXPECT_EQ(*parse_rfc3339_ms(format_rfc3339_ms(1764000000123)), 1764000000123);
 }
 
+}  // namespace ldx
+
+namespace ldx {
+namespace {
+
+std::string reference_rfc3339_ms(int64_t epoch_ms) {
+  const std::time_t t = static_cast<std::time_t>(epoch_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(epoch_ms % 1000));
+  return buf;
+}
+
+TEST(TimeUtil, FormatAgreesWithTheCalendarAcrossLeapYearsAndCenturies) {
+  // 1970-01-01, 2000-02-29 (a leap century), 2100-03-01 (not one), the last millisecond
+  // of 9999, and a spread of instants in between.
+  std::vector<int64_t> at{0, 951782400000, 951868799999, 4107542400000, 253402300799999, 1735689600113};
+  uint64_t x = 88172645463325252ULL;
+  for (int i = 0; i < 20000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    at.push_back(static_cast<int64_t>(x % 253402300800000ULL));
+  }
+  for (int64_t ms : at) ASSERT_EQ(format_rfc3339_ms(ms), reference_rfc3339_ms(ms)) << ms;
+}
+
+}  // namespace
 }  // namespace ldx
