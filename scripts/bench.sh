@@ -24,6 +24,10 @@ fi
 
 mkdir -p "$RESULTS"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# What the binaries are built from (other work may commit while the benchmarks run).
+SOURCE_COMMIT=$(git rev-parse --short HEAD)
+SOURCE_DIRTY=$(git status --porcelain --untracked-files=no | cut -c4- | grep -v -e '^bench/results/' \
+  -e '^docs/BENCHMARKS.md' | paste -sd, - || true)
 STARTED=$(date -u +%FT%TZ)
 nice -n 5 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLDX_BUILD_BENCH=ON \
   -DLDX_BUILD_TESTS=OFF >/dev/null
@@ -48,5 +52,5 @@ run resources python3 bench/resources/run.py --ldexport "$B/bin/ldexport" --simu
   --audit-entries "$AUDIT"
 
 python3 bench/report.py --results "$RESULTS" --out docs/BENCHMARKS.md --started "$STARTED" \
-  --load-start "$LOAD_START" --command "scripts/bench.sh${QUICK:+ $QUICK}"
+  --load-start "$LOAD_START" --source-commit "$SOURCE_COMMIT" --source-dirty "$SOURCE_DIRTY" --command "scripts/bench.sh${QUICK:+ $QUICK}"
 echo "wrote $RESULTS/*.md and docs/BENCHMARKS.md" >&2

@@ -119,6 +119,8 @@ int run(const Options& opt) {
            {"batch_records", br},
            {"ceiling", median(ceiling[br])},
            {"pipeline", median(pipeline[br])},
+                                        {"ceiling_runs", ceiling[br]},
+                                        {"pipeline_runs", pipeline[br]},
            {"normalize", nr},
            {"hash_chain", cr},
            {"by_batch_records", rows}});
