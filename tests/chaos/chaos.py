@@ -209,12 +209,14 @@ shutdown_timeout: 20s
 
 # --------------------------------------------------------------------------- checks
 
-def check_archive(ws, sim, truths):
+def check_archive(ws, sim, truths, archived):
+    """archived: filled with {stream: ids in the archive}, i.e. ids some committed batch held."""
     out = {}
     audit = ws.assert_exactly_once(truths["audit_log"])
     out["audit_log"] = len(audit)
     for s in ENTITY_STREAMS:
         last, records = check_stream(ws, sim, s)
+        archived[s] = set(last)
         out[s] = len(records)
     dead = [os.path.join(r, f) for r, _, files in os.walk(ws.dead) for f in files] if os.path.isdir(ws.dead) else []
     lines = sum(1 for p in dead for _ in open(p))
@@ -312,10 +314,11 @@ def mock_artifacts(bootstrap, workdir):
     return out
 
 
-def check_kafka(bootstrap, truths, exactly_once, workdir):
+def check_kafka(bootstrap, truths, exactly_once, workdir, archived):
     out = {}
     excusable = mock_artifacts(bootstrap, workdir) if exactly_once else {}
     excused = collections.Counter()
+    phantoms = collections.Counter()
     for s in STREAMS:
         msgs = consume(bootstrap, TOPIC.replace("{stream}", s))
         last, seen = {}, collections.Counter()
@@ -347,10 +350,18 @@ def check_kafka(bootstrap, truths, exactly_once, workdir):
                     check(last[ident]["version"] == version, "kafka %s: %s last at version %s, LaunchDarkly has %s" %
                           (s, ident, last[ident]["version"], version))
             for ident in deleted & set(last):
+                if last[ident]["op"] != "delete" and ident not in archived[s]:
+                    # Written by a batch that was never committed (the daemon was killed), then
+                    # deleted before any committed pass saw it: nothing ever deletes it. What at
+                    # least once means for Kafka; read_committed readers of exactly_once never
+                    # see it (the mock shows aborted transactions).
+                    phantoms[s] += 1
+                    continue
                 check(last[ident]["op"] == "delete", "kafka %s: deleted %s ends with an upsert" % (s, ident))
             extra = set(last) - set(live) - deleted
             check(not extra, "kafka %s: %d unknown ids, e.g. %s" % (s, len(extra), sorted(extra)[:3]))
         out[s] = (len(msgs), sum(c - 1 for c in seen.values()))  # messages, redelivered copies
+    out["uncommitted_upserts_of_deleted"] = dict(phantoms)
     if exactly_once:
         out["committed"] = check_kafka_committed(bootstrap, truths)
         out["mock_artifacts"] = dict(excused)
@@ -544,9 +555,10 @@ class Chaos:
               (len(self.unexpected), "\n".join("rc %s, %s:\n%s" % u for u in self.unexpected[:2])))
         truths = {s: self.sim.truth(s) for s in STREAMS}
         stats = self.sim.stats()
-        results = {"archive": check_archive(self.ws, self.sim, truths),
+        archived = {}
+        results = {"archive": check_archive(self.ws, self.sim, truths, archived),
                    "postgres": check_postgres(self.pg, self.db, truths),
-                   "kafka": check_kafka(self.kafka.bootstrap, truths, a.exactly_once, self.ws.dir)}
+                   "kafka": check_kafka(self.kafka.bootstrap, truths, a.exactly_once, self.ws.dir, archived)}
         self.ws.assert_token_nowhere(self.sim.token)
         # The chaos must have reached the daemon, or the run proves little.
         check(self.counts["kill -9"] >= a.kills, "only %d kills landed" % self.counts["kill -9"])
@@ -597,6 +609,10 @@ def main():
         print("SKIP: kcat is not installed (apt-get install kcat)")
         return SKIP
 
+    # ctest's timeout and ^C end the run through the cleanup below (SystemExit passes
+    # `except Exception`), so no simulator, kafka-mock, daemon or Postgres is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
     chaos = Chaos(a, random.Random(a.seed))
     ok = False
     try:
