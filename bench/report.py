@@ -196,14 +196,21 @@ def main():
             name, "{:,}".format(r["records"]), r["peak_rss_mib"], r["cpu_s"], r["cpu_s_per_million"], r["wall_s"],
             "{:,}".format(r["requests"]), r["requests_per_1000"], r["minimum_per_1000"]))
     w("")
-    flat = rss[-1] <= 1.25 * rss[0]
-    w("- **Peak memory, %s contexts: %.1f MiB** (target under 64 MiB: %s, %.1f MiB to spare). Across %s "
-      "contexts it is %s MiB: %s." % (
+    growth = [c["rss_growth_mib_per_million"] for c in ctx]
+    flat = growth[-1] < 0.5  # judged on the longest run: short runs are mostly start-up and noise
+    base = rss[-1] - growth[-1] * ctx[-1]["records"] / 1e6
+    w("- **Peak memory, %s contexts: %.1f MiB** (under 64 MiB: %s, %.1f MiB to spare). Peaks at %s contexts: "
+      "%s MiB. While each export ran, its peak rose by %s MiB per million records (least-squares slope of "
+      "VmHWM over the last 80 %% of the run; flat means under 0.5 at the largest size, the longest run; the "
+      "short runs are noisy): %s" % (
           "{:,}".format(ctx[-1]["contexts"]), rss[-1], verdict(rss[-1], 64, False), 64 - rss[-1],
           " / ".join("{:,}".format(c["contexts"]) for c in ctx), " / ".join("%.1f" % x for x in rss),
-          "flat (the largest size needs %.2fx the smallest's)" % (rss[-1] / rss[0]) if flat else
-          "**growing** (%.2fx from the smallest to the largest size): a defect, memory should not depend on "
-          "the number of contexts" % (rss[-1] / rss[0])))
+          " / ".join("%.1f" % g for g in growth),
+          "**flat**." if flat else
+          "**not flat**: memory grows with the number of contexts, by about %.1f MiB per million in one "
+          "environment, on top of a base of about %.0f MiB; at that rate one environment of about %.0f "
+          "million contexts would pass 64 MiB. See the notes for the cause." % (
+              growth[-1], base, (64 - base) / growth[-1] if growth[-1] > 0 else float("inf"))))
     w("- **CPU per million records** (user + system): contexts %.1f s (at %s), audit log %.1f s (details off, "
       "%s entries; the audit log also pays the hash chain and larger records)." % (
         ctx[-1]["cpu_s_per_million"], "{:,}".format(ctx[-1]["contexts"]), audit["cpu_s_per_million"],
@@ -225,8 +232,10 @@ def main():
         k["pipeline"] / k["ceiling"], verdict(k["pipeline"] / k["ceiling"], 0.5)))
     w("| Postgres pipeline ≥ 0.8 of `psql \\copy` | %.2f | %s |" % (
         p["pipeline"] / p["ceiling"], verdict(p["pipeline"] / p["ceiling"], 0.8)))
-    w("| Peak memory, %s contexts < 64 MiB, flat | %.1f MiB (%.2fx the smallest size) | %s |" % (
-        "{:,}".format(ctx[-1]["contexts"]), rss[-1], rss[-1] / rss[0], "**met**" if rss[-1] < 64 and flat else "**missed**"))
+    w("| Peak memory, %s contexts < 64 MiB | %.1f MiB | %s (%.1f MiB to spare) |" % (
+        "{:,}".format(ctx[-1]["contexts"]), rss[-1], verdict(rss[-1], 64, False), 64 - rss[-1]))
+    w("| Memory flat as the data grows (< 0.5 MiB per million records) | %.1f MiB per million contexts | %s |" % (
+        growth[-1], "**met**" if flat else "**missed** by %.1f MiB per million" % (growth[-1] - 0.5)))
     w("")
     w("## Notes")
     w("")
@@ -239,6 +248,17 @@ def main():
       "these 2 cores the sink thread, librdkafka's threads and the in-process mock broker compete for the "
       "same CPU, so the measured gain would be smaller." % (
           rate(kr), rate(min(k["normalize"], k["hash_chain"])), min(k["normalize"], k["hash_chain"]) / k["ceiling"]))
+    if not flat:
+        w("- **Why contexts memory grows (a daemon defect, not fixed here)**: the contexts source keeps every "
+          "continuation token it sent during an environment's walk in a `std::set<std::string>` "
+          "(`requested_tokens_` in `connectors/sources/contexts/contexts_source.cpp`, to notice a token handed "
+          "back twice) and clears it only when the walk of that environment ends. That is one 32-character "
+          "token per page of 50, roughly 120 bytes with the set's node, i.e. about 2.4 MiB per million "
+          "contexts, as the slope shows. Splitting the same 2M contexts over 4 environments (measured by hand "
+          "with VmRSS sampling) gives a saw-tooth that drops at each environment's end instead of a steady rise. "
+          "Fix (in the daemon): bound it, e.g. keep a small window of recent tokens (or their 64-bit hashes), "
+          "or detect a loop by the walk not advancing (the page's last lastSeen going backwards) instead of "
+          "remembering every token.")
     if "ceiling_runs" in f:
         w("- The archive's ceiling moves a lot between rounds (%s records/s): `fdatasync` latency on this "
           "shared virtual disk varies; the pipeline, bounded by the reader, varies less (%s)." % (
