@@ -81,7 +81,13 @@ int export_command(const std::string& config_path, bool once) {
   StopSignal stop;
   SignalWatcher signals(stop, cfg->shutdown_timeout);
   Exporter exporter(*cfg, stop);
-  if (auto st = exporter.open(); !st.is_ok()) {
+  // `run` waits out a sink or checkpoint store that is down at start (Kafka or Postgres
+  // restarting beside it); `once` reports it, for its scheduler to run again.
+  if (auto st = exporter.open(!once); !st.is_ok()) {
+    if (!once && stop.stop_requested()) {
+      spdlog::info("stopped before the export started: {}", st.message());
+      return 0;
+    }
     spdlog::error("cannot start: {}", st.message());
     return st.is_fatal() ? kExitInvalid : kExitFailed;
   }

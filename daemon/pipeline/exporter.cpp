@@ -28,7 +28,20 @@ void Exporter::close_sinks() {
   if (dead_letter_) (void)dead_letter_->close();
 }
 
-Status Exporter::open() {
+Status Exporter::open_step(bool wait, const std::string& what, const std::function<Status()>& step) {
+  Millis backoff{1000};
+  for (int attempt = 1;; ++attempt) {
+    Status st = step();
+    if (st.is_ok() || !wait || !st.is_retryable()) return st;
+    spdlog::warn("{} is not available yet (attempt {}): {}; retrying in {} s", what, attempt, st.message(),
+                 backoff.count() / 1000);
+    if (!stop_.sleep_for(backoff)) return Status::retryable("stopped while waiting for " + what);
+    backoff = std::min(backoff * 2, Millis(30'000));
+  }
+}
+
+Status Exporter::open(bool wait_for_destinations) {
+  const bool wait = wait_for_destinations;
   started_ms_ = wall_now_ms();
   http_ = std::make_unique<HttpClientFactory>(cfg_.launchdarkly, stop_);
   if (cfg_.http.enabled) {
@@ -44,17 +57,31 @@ Status Exporter::open() {
     spdlog::warn("launchdarkly.include_secrets is on: SDK and mobile keys will be exported unredacted");
   }
   for (const auto& sc : cfg_.sinks) {
-    auto sink = sc->build(stop_);
-    if (!sink.is_ok()) return sink.status().with_context("sink " + sc->name + ": ");
-    if (auto st = sink.value()->open(); !st.is_ok()) return st.with_context("sink " + sc->name + ": ");
-    sinks_.push_back(std::move(sink.value()));
+    // A fresh sink per attempt: a failed open() may leave one half set up.
+    std::unique_ptr<Sink> opened;
+    auto st = open_step(wait, "sink " + sc->name, [&]() -> Status {
+      auto sink = sc->build(stop_);
+      if (!sink.is_ok()) return sink.status();
+      if (auto o = sink.value()->open(); !o.is_ok()) return o;
+      opened = std::move(sink.value());
+      return Status::ok();
+    });
+    if (!st.is_ok()) return st.with_context("sink " + sc->name + ": ");
+    sinks_.push_back(std::move(opened));
   }
   dead_letter_ = std::make_unique<FileSink>(kDeadLetterSinkName, cfg_.dead_letter_path, 64LL * 1024 * 1024);
   if (auto st = dead_letter_->open(); !st.is_ok()) return st.with_context("dead-letter output: ");
-  auto store = cfg_.checkpoint->build();
-  if (!store.is_ok()) return store.status();
-  store_ = std::move(store.value());
-  if (auto st = store_->open(); !st.is_ok()) return st.with_context("checkpoint store: ");
+  if (auto st = open_step(wait, "the checkpoint store",
+                          [&]() -> Status {
+                            auto store = cfg_.checkpoint->build();
+                            if (!store.is_ok()) return store.status();
+                            if (auto o = store.value()->open(); !o.is_ok()) return o;
+                            store_ = std::move(store.value());
+                            return Status::ok();
+                          });
+      !st.is_ok()) {
+    return st.with_context("checkpoint store: ");
+  }
 
   std::vector<Sink*> sink_ptrs;
   for (auto& s : sinks_) sink_ptrs.push_back(s.get());
@@ -65,7 +92,10 @@ Status Exporter::open() {
     if (!src.is_ok()) return src.status().with_context("stream " + sc->stream + ": ");
     auto runner = std::make_unique<StreamRunner>(*sc, std::move(src.value()), sink_ptrs, dead_letter_.get(),
                                                  *store_, stop_);
-    if (auto st = runner->recover(); !st.is_ok()) return st;
+    if (auto st = open_step(wait, "stream " + sc->stream + "'s recovery", [&] { return runner->recover(); });
+        !st.is_ok()) {
+      return st;
+    }
     runners_.push_back(std::move(runner));
   }
   if (runners_.empty()) return Status::fatal("no stream is enabled under 'streams'");

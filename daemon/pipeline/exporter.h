@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "config/config.h"
+#include <functional>
+
 #include "http/http_client.h"
 #include "pipeline/stream_runner.h"
 #include "telemetry/status_server.h"
@@ -23,7 +25,11 @@ class Exporter {
   Exporter(const Config& cfg, StopSignal& stop);
   ~Exporter();
   // Builds and opens sinks, the checkpoint store and sources; recovers every stream.
-  Status open();
+  // With wait_for_destinations, a sink or checkpoint store that is unavailable
+  // (retryable: Kafka or Postgres down) is retried with backoff until it answers or a
+  // stop is requested, as `run` must ride out an outage at start; otherwise the first
+  // error is returned (`once`, which a scheduler re-runs).
+  Status open(bool wait_for_destinations = false);
   // Exit codes: 0 every stream caught up (or a clean stop); 1 a stream failed.
   int run_once();
   int run_forever();
@@ -37,6 +43,7 @@ class Exporter {
 
  private:
   Status pass_with_retries(StreamRunner& r, int max_attempts);
+  Status open_step(bool wait, const std::string& what, const std::function<Status()>& step);
   void progress_loop(StopSignal& until);
   void close_sinks();
 

@@ -172,5 +172,57 @@ def readyz_follows_sink_health(sim_bin, ldx):
 TESTS["readyz_follows_sink_health"] = readyz_follows_sink_health
 
 
+def run_waits_for_a_sink_that_is_down_at_start(sim_bin, ldx):
+    """`run` started while Postgres is down stays up (healthz 200, readyz 503), retries,
+    and exports everything once Postgres is back; `once` fails clearly instead."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+    import pg_cluster
+    ws = Workspace(ldx, "sink-down-at-start")
+    try:
+        pg = pg_cluster.PgCluster()
+    except pg_cluster.PgNotInstalled as e:
+        raise AssertionError("Postgres server binaries missing: %s" % e)
+    with pg:
+        db = pg.create_database()
+        with Simulator(sim_bin, "--audit-entries", 300) as sim:
+            ws.write_config(sim, interval="1s", extra_sinks="  - { name: warehouse, type: postgres, dsn: \"%s\" }\n"
+                            % pg.dsn(db))
+            pg.stop()
+            once = ws.once(sim, timeout=120, expect_rc=1)
+            check("cannot start" in once.stderr and "warehouse" in once.stderr,
+                  "once with Postgres down: no clear error naming the sink:\n" + once.stderr[-2000:])
+            p = ws.start_run(sim)
+            try:
+                base = "http://127.0.0.1:%d" % ws.status_port(p)
+                deadline = time.time() + 30
+                waiting = False
+                while time.time() < deadline and not waiting:
+                    with open(p.log.name) as f:
+                        waiting = "sink warehouse is not available yet" in f.read()
+                    time.sleep(0.2)
+                check(waiting, "no 'not available yet' line while Postgres was down")
+                check(p.poll() is None, "ldexport run exited while Postgres was down (rc %s)" % p.poll())
+                check(http_get(base + "/healthz")[0] == 200, "/healthz must answer while waiting for a sink")
+                check(http_get(base + "/readyz")[0] == 503, "/readyz must not be ready while waiting for a sink")
+                pg.start()
+                deadline = time.time() + 90
+                rows = 0
+                while time.time() < deadline and rows < 300:
+                    rows = int(pg.psql(db, "SELECT count(*) FROM launchdarkly.audit_log", check=False)[0][0]
+                               if pg.psql(db, "SELECT to_regclass('launchdarkly.audit_log') IS NOT NULL")[0][0] == "t"
+                               else 0)
+                    time.sleep(0.3)
+                check(rows == 300, "Postgres holds %d of 300 rows after it came back" % rows)
+            finally:
+                rc = ws.finish_run(p)
+            check(rc == 0, "SIGTERM exit code %d" % rc)
+            ids = [r["id"] for r in ws.archive_records()]
+            check(sorted(ids) == sorted(set(sim.truth())), "the archive does not equal the truth")
+    ws.cleanup()
+
+
+TESTS["run_waits_for_a_sink_that_is_down_at_start"] = run_waits_for_a_sink_that_is_down_at_start
+
+
 if __name__ == "__main__":
     main(TESTS)
