@@ -9,6 +9,32 @@
 
 namespace ldx {
 
+void TokenLoopDetector::requested(const std::string& token) {
+  recent_[next_slot_] = token;
+  next_slot_ = (next_slot_ + 1) % kRecent;
+  if (++steps_ == next_anchor_at_) {
+    anchor_ = token;
+    next_anchor_at_ *= 2;
+  }
+}
+
+bool TokenLoopDetector::seen(const std::string& token) const {
+  if (steps_ == 0) return false;
+  if (token == anchor_) return true;
+  for (const auto& t : recent_) {
+    if (!t.empty() && t == token) return true;
+  }
+  return false;
+}
+
+void TokenLoopDetector::clear() {
+  for (auto& t : recent_) t.clear();
+  next_slot_ = 0;
+  anchor_.clear();
+  steps_ = 0;
+  next_anchor_at_ = 1;
+}
+
 bool ContextScopeCursor::admit(const std::string& id, int64_t ns) {
   if (last_seen_ns) {
     if (ns < *last_seen_ns) return false;
@@ -73,7 +99,7 @@ class ContextsPass final : public EntityPass {
     nlohmann::json body{{"sort", "ts"}, {"limit", limit_}};
     if (c.token) {
       body["continuationToken"] = *c.token;
-      requested_tokens_.insert(*c.token);
+      requested_tokens_.requested(*c.token);
     }
     ApiCall call;
     call.method = "POST";
@@ -139,7 +165,7 @@ class ContextsPass final : public EntityPass {
     } else {
       more = items.size() >= static_cast<size_t>(limit_);
     }
-    if (!more || items.size() == 0 || !c.token || requested_tokens_.count(*c.token)) next_scope();
+    if (!more || items.size() == 0 || !c.token || requested_tokens_.seen(*c.token)) next_scope();
     return Status::ok();
   }
 
@@ -158,7 +184,7 @@ class ContextsPass final : public EntityPass {
   int limit_;
   SecretPolicy policy_;
   std::set<std::string> rescanned_;
-  std::set<std::string> requested_tokens_;  // a token handed back twice is a loop, not progress
+  TokenLoopDetector requested_tokens_;  // a token handed back twice is a loop, not progress
 };
 
 class ContextsEntityStream final : public EntityStream {

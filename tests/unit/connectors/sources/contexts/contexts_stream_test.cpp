@@ -176,3 +176,34 @@ TEST(ContextScopeCursor, AdmitsNewerAndUnseenTies) {
 
 }  // namespace
 }  // namespace ldx
+
+namespace ldx {
+namespace {
+
+TEST(TokenLoopDetector, FindsShortAndLongLoopsWithoutFalseAlarms) {
+  TokenLoopDetector d;
+  // 100,000 distinct tokens, as a walk over five million contexts: never a loop.
+  for (int i = 0; i < 100'000; ++i) {
+    const std::string t = "tok-" + std::to_string(i);
+    ASSERT_FALSE(d.seen(t)) << i;
+    d.requested(t);
+  }
+  // A loop of every length is found, within about twice its length (Brent).
+  for (int cycle : {1, 2, 63, 64, 65, 500, 5000}) {
+    d.clear();
+    int lead_in = 37;
+    int steps = 0;
+    bool found = false;
+    for (; steps < lead_in + 4 * cycle + 200 && !found; ++steps) {
+      const int pos = steps < lead_in ? steps : lead_in + (steps - lead_in) % cycle;
+      const std::string t = "t" + std::to_string(pos);
+      found = d.seen(t);
+      if (!found) d.requested(t);
+    }
+    EXPECT_TRUE(found) << "cycle " << cycle;
+    EXPECT_LE(steps, lead_in + 3 * cycle + 130) << "cycle " << cycle;
+  }
+}
+
+}  // namespace
+}  // namespace ldx
