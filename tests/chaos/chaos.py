@@ -263,6 +263,23 @@ def check_postgres(pg, db, truths):
                     "version IS NOT DISTINCT FROM pv AND occurred_at IS NOT DISTINCT FROM po AND "
                     "data IS NOT DISTINCT FROM pd LIMIT 5" % (PG_SCHEMA, s))
         check(not repeats, "postgres %s_history: revisions repeat the one before them: %s" % (s, repeats))
+        # History answers "what did it look like at time X": per id, revisions 1..k without
+        # a gap, each valid until the next one starts, only the last one open, and the last
+        # one is the row of the current-state table (a deleted row keeps its last data there,
+        # with deleted_at; its history ends with the delete).
+        broken = q("SELECT id, revision FROM (SELECT id, revision, valid_to, lead(revision) OVER w AS nrev, "
+                   "lead(valid_from) OVER w AS nfrom, row_number() OVER w AS rn FROM %s.%s_history "
+                   "WINDOW w AS (PARTITION BY id ORDER BY revision)) h WHERE revision <> rn OR "
+                   "(nrev IS NOT NULL AND valid_to IS DISTINCT FROM nfrom) OR (nrev IS NULL AND valid_to IS NOT NULL) "
+                   "LIMIT 5" % (PG_SCHEMA, s))
+        check(not broken, "postgres %s_history: revisions with a gap, an overlap or a wrong end: %s" % (s, broken))
+        stale = q("SELECT t.id, t.revision, t.op, t.version, h.revision, h.op, h.version, h.valid_to IS NULL, "
+                  "h.data IS NOT DISTINCT FROM t.data, (SELECT max(revision) FROM %s.%s_history x WHERE x.id = t.id) "
+                  "FROM %s.%s t LEFT JOIN %s.%s_history h ON h.id = t.id AND h.revision = t.revision "
+                  "WHERE h.id IS NULL OR h.op <> t.op OR h.valid_to IS NOT NULL OR (t.op = 'upsert' AND "
+                  "(h.version IS DISTINCT FROM t.version OR h.data IS DISTINCT FROM t.data)) LIMIT 5"
+                  % (PG_SCHEMA, s, PG_SCHEMA, s, PG_SCHEMA, s))
+        check(not stale, "postgres %s: current rows that are not their history's latest revision: %s" % (s, stale))
         out[s] = int(q("SELECT count(*) FROM %s.%s_history" % (PG_SCHEMA, s))[0][0])
     dead = q("SELECT count(*) FROM %s.dead_letter" % PG_SCHEMA)[0][0]
     check(dead == "0", "postgres: %s dead letters" % dead)
