@@ -118,16 +118,20 @@ TESTS = {
 
 
 
-def readyz_follows_sink_health(sim_bin, ldx):
-    """/readyz turns unready while a sink (Postgres) is down, and ready again after."""
+def throwaway_postgres():
+    """The tests' throw-away Postgres cluster (tests/support/pg_cluster.py), started."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-    import pg_cluster  # the tests' throw-away Postgres (tests/support/pg_cluster.py)
-    ws = Workspace(ldx, "readyz")
+    import pg_cluster
     try:
-        pg = pg_cluster.PgCluster()
+        return pg_cluster.PgCluster()
     except pg_cluster.PgNotInstalled as e:
         raise AssertionError("Postgres server binaries missing: %s" % e)
-    with pg:
+
+
+def readyz_follows_sink_health(sim_bin, ldx):
+    """/readyz turns unready while a sink (Postgres) is down, and ready again after."""
+    ws = Workspace(ldx, "readyz")
+    with throwaway_postgres() as pg:
         db = pg.create_database()
         with Simulator(sim_bin, "--audit-entries", 200, "--append-every", "300ms") as sim:
             ws.write_config(sim, interval="1s", extra_sinks="  - { name: warehouse, type: postgres, dsn: \"%s\" }\n"
@@ -175,14 +179,8 @@ TESTS["readyz_follows_sink_health"] = readyz_follows_sink_health
 def run_waits_for_a_sink_that_is_down_at_start(sim_bin, ldx):
     """`run` started while Postgres is down stays up (healthz 200, readyz 503), retries,
     and exports everything once Postgres is back; `once` fails clearly instead."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-    import pg_cluster
     ws = Workspace(ldx, "sink-down-at-start")
-    try:
-        pg = pg_cluster.PgCluster()
-    except pg_cluster.PgNotInstalled as e:
-        raise AssertionError("Postgres server binaries missing: %s" % e)
-    with pg:
+    with throwaway_postgres() as pg:
         db = pg.create_database()
         with Simulator(sim_bin, "--audit-entries", 300) as sim:
             ws.write_config(sim, interval="1s", extra_sinks="  - { name: warehouse, type: postgres, dsn: \"%s\" }\n"
