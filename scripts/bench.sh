@@ -17,6 +17,9 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build/bench}
 RESULTS=bench/results
 QUICK=${1:-}
 
+# Postgres, kcat and the rest come with the test packages (a fresh machine has none).
+bash scripts/install-deps.sh
+
 ENTRIES=60000 PG_ENTRIES=30000 REPEATS=3 SIZES=250000,500000,1000000 AUDIT=200000
 if [ "$QUICK" = "--quick" ]; then
   ENTRIES=4000 PG_ENTRIES=2000 REPEATS=1 SIZES=20000,40000 AUDIT=10000
