@@ -61,15 +61,20 @@ int64_t count_rows(const std::string& dsn, const std::string& table) {
   return tx.exec("SELECT count(*) FROM " + table)[0][0].as<int64_t>();
 }
 
-double run_pipeline(const std::string& dsn, const std::vector<std::string>& pages, int batch_records,
-                    int64_t expect_rows, int run) {
-  const std::string schema = "bench_pipeline_" + std::to_string(batch_records) + "_" + std::to_string(run);
-  StopSignal stop;
+// The sink as the daemon would configure it, into its own schema.
+PostgresSinkOptions sink_options(const std::string& dsn, const std::string& schema) {
   PostgresSinkOptions o;
   o.name = "warehouse";
   o.dsn.dsn = dsn;
   o.schema = schema;
-  PostgresSink sink(o, stop);
+  return o;
+}
+
+double run_pipeline(const std::string& dsn, const std::vector<std::string>& pages, int batch_records,
+                    int64_t expect_rows, int run) {
+  const std::string schema = "bench_pipeline_" + std::to_string(batch_records) + "_" + std::to_string(run);
+  StopSignal stop;
+  PostgresSink sink(sink_options(dsn, schema), stop);
   check(sink.open(), "sink open");
   const auto pass = run_recorded_pass(pages, {&sink}, static_cast<size_t>(batch_records));
   (void)sink.close();
@@ -131,11 +136,7 @@ double run_sink_only(const std::string& dsn, const std::vector<std::string>& pag
   const std::string schema = "bench_sink_" + std::to_string(pages_per_batch) + "_" + std::to_string(run);
   auto batches = normalize_all(pages, pages_per_batch);  // before the clock starts
   StopSignal stop;
-  PostgresSinkOptions o;
-  o.name = "warehouse";
-  o.dsn.dsn = dsn;
-  o.schema = schema;
-  PostgresSink sink(o, stop);
+  PostgresSink sink(sink_options(dsn, schema), stop);
   check(sink.open(), "sink open");
   check(sink.recover(kAuditLogStream, nullptr), "sink recover");
   const auto t0 = Clock::now();
