@@ -1,6 +1,7 @@
 #include "common/normalize.h"
 
 #include <cmath>
+#include <utility>
 
 namespace ldx {
 
@@ -42,9 +43,13 @@ std::optional<int64_t> get_int64(simdjson::dom::element obj, std::string_view ke
 }
 
 std::string serialize_redacted(simdjson::dom::element v, const SecretPolicy& policy) {
-  std::string out;
-  append_json_value(out, v, policy);
-  return out;
+  // Written into a buffer kept by the thread, then copied once at its final size: a
+  // string grown from empty would be reallocated about ten times per object.
+  thread_local std::string scratch;
+  scratch.clear();
+  append_json_value(scratch, v, policy);
+  if (scratch.capacity() > (size_t{1} << 20)) return std::exchange(scratch, std::string());  // not kept: huge
+  return std::string(scratch);
 }
 
 }  // namespace ldx

@@ -1,19 +1,52 @@
 #include "core/json_writer.h"
 
 #include <cctype>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
 #include <cstdio>
 
 namespace ldx {
+
+namespace {
+// True when one of the 8 bytes in `w` needs escaping in a JSON string: below 0x20, '"'
+// or '\\'. Exact as a yes/no answer (the usual "has a zero / smaller byte" word tricks).
+inline bool word_needs_escape(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHighs = 0x8080808080808080ULL;
+  const uint64_t quote = w ^ (kOnes * '"');
+  const uint64_t backslash = w ^ (kOnes * '\\');
+  const uint64_t control = (w - kOnes * 0x20) & ~w;
+  const uint64_t q = (quote - kOnes) & ~quote;
+  const uint64_t b = (backslash - kOnes) & ~backslash;
+  return ((control | q | b) & kHighs) != 0;
+}
+}  // namespace
 
 void append_json_string(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    // Skip 8 bytes at a time while none needs escaping (most strings have none).
+    if (i + 8 <= n) {
+      uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (!word_needs_escape(w)) {
+        i += 8;
+        continue;
+      }
+    }
     auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
     out.append(s.data() + run, i - run);
-    run = i + 1;
+    ++i;
+    run = i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -28,7 +61,7 @@ void append_json_string(std::string& out, std::string_view s) {
         out.push_back(kHex[c & 0xF]);
     }
   }
-  out.append(s.data() + run, s.size() - run);
+  out.append(s.data() + run, n - run);
   out.push_back('"');
 }
 
@@ -50,18 +83,25 @@ bool SecretPolicy::is_secret_value(std::string_view v) const {
   return true;
 }
 
-namespace {
-void append_number(std::string& out, simdjson::dom::element v) {
+void append_json_number(std::string& out, simdjson::dom::element v) {
+  char buf[24];
   switch (v.type()) {
-    case simdjson::dom::element_type::INT64: out += std::to_string(int64_t(v)); break;
-    case simdjson::dom::element_type::UINT64: out += std::to_string(uint64_t(v)); break;
+    case simdjson::dom::element_type::INT64: {
+      const auto r = std::to_chars(buf, buf + sizeof buf, int64_t(v));
+      out.append(buf, r.ptr);
+      break;
+    }
+    case simdjson::dom::element_type::UINT64: {
+      const auto r = std::to_chars(buf, buf + sizeof buf, uint64_t(v));
+      out.append(buf, r.ptr);
+      break;
+    }
     default: {
       // Shortest round-trip representation of the double, as simdjson's minifier does.
       out += simdjson::minify(v);
     }
   }
 }
-}  // namespace
 
 size_t append_json_value(std::string& out, simdjson::dom::element v, const SecretPolicy& policy) {
   size_t redacted = 0;
@@ -107,7 +147,7 @@ size_t append_json_value(std::string& out, simdjson::dom::element v, const Secre
     }
     case simdjson::dom::element_type::BOOL: out += bool(v) ? "true" : "false"; break;
     case simdjson::dom::element_type::NULL_VALUE: out += "null"; break;
-    default: append_number(out, v);
+    default: append_json_number(out, v);
   }
   return redacted;
 }

@@ -21,6 +21,10 @@ struct SecretPolicy {
 
 inline constexpr std::string_view kRedactionMarker = "[REDACTED]";
 
+// A number element (int64, uint64 or double) as JSON, the way append_json_value writes
+// it: integers in decimal, doubles in their shortest round-trip form.
+void append_json_number(std::string& out, simdjson::dom::element v);
+
 // Serializes `v` (minified) into `out`, replacing secret values with the marker.
 // Returns the number of values redacted.
 size_t append_json_value(std::string& out, simdjson::dom::element v, const SecretPolicy& policy);

@@ -106,7 +106,7 @@ std::optional<int64_t> parse_rfc3339_ms(std::string_view s) {
   return secs * 1000 + frac_ms;
 }
 
-std::string format_rfc3339_ms(int64_t epoch_ms) {
+void append_rfc3339_ms(std::string& out, int64_t epoch_ms) {
   int64_t secs = epoch_ms >= 0 ? epoch_ms / 1000 : (epoch_ms - 999) / 1000;
   int ms = static_cast<int>(epoch_ms - secs * 1000);
   // Years 1970..9999, every record's timestamps: digits by hand (snprintf was a visible
@@ -124,10 +124,10 @@ std::string format_rfc3339_ms(int64_t epoch_ms) {
     const int64_t d = doy - (153 * mp + 2) / 5 + 1;
     const int64_t m = mp < 10 ? mp + 3 : mp - 9;
     const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-    std::string out = "0000-00-00T00:00:00.000Z";
-    auto put = [&out](size_t at, int64_t v, int width) {
+    char buf[] = "0000-00-00T00:00:00.000Z";
+    auto put = [&buf](size_t at, int64_t v, int width) {
       for (int i = width - 1; i >= 0; --i) {
-        out[at + static_cast<size_t>(i)] = static_cast<char>('0' + v % 10);
+        buf[at + static_cast<size_t>(i)] = static_cast<char>('0' + v % 10);
         v /= 10;
       }
     };
@@ -138,7 +138,8 @@ std::string format_rfc3339_ms(int64_t epoch_ms) {
     put(14, sod / 60 % 60, 2);
     put(17, sod % 60, 2);
     put(20, ms, 3);
-    return out;
+    out.append(buf, sizeof buf - 1);
+    return;
   }
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
@@ -146,7 +147,13 @@ std::string format_rfc3339_ms(int64_t epoch_ms) {
   char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-  return buf;
+  out += buf;
+}
+
+std::string format_rfc3339_ms(int64_t epoch_ms) {
+  std::string out;
+  append_rfc3339_ms(out, epoch_ms);
+  return out;
 }
 
 int64_t wall_now_ms() {

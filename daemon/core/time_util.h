@@ -19,6 +19,14 @@ std::string format_duration(Millis d);
 std::optional<int64_t> parse_rfc3339_ms(std::string_view text);
 // Formats epoch ms as RFC 3339 UTC with milliseconds: 2026-11-27T10:15:02.113Z
 std::string format_rfc3339_ms(int64_t epoch_ms);
+// The same, appended to `out` (no string of its own: for the per-record hot path).
+void append_rfc3339_ms(std::string& out, int64_t epoch_ms);
+// ... as a JSON string (it has nothing to escape).
+inline void append_json_timestamp(std::string& out, int64_t epoch_ms) {
+  out.push_back('"');
+  append_rfc3339_ms(out, epoch_ms);
+  out.push_back('"');
+}
 
 int64_t wall_now_ms();
 

@@ -73,5 +73,46 @@ TEST(TimeUtil, FormatAgreesWithTheCalendarAcrossLeapYearsAndCenturies) {
   for (int64_t ms : at) ASSERT_EQ(format_rfc3339_ms(ms), reference_rfc3339_ms(ms)) << ms;
 }
 
+TEST(TimeUtil, AppendKeepsWhatIsThereAndEqualsFormat) {
+  std::vector<int64_t> at{0,
+                          1,
+                          999,
+                          1000,
+                          1735689600113,
+                          253402300799999,  // the last millisecond of 9999
+                          253402300800000,  // 10000-01-01: past the hand-written digits
+                          253402300800001,
+                          400000000000000,
+                          -1,
+                          -999,
+                          -1000,
+                          -1001,
+                          -86400000,
+                          -62135596800000,  // 0001-01-01
+                          -62135596800001};
+  for (int64_t ms = -5'000'000'000'000; ms < 300'000'000'000'000; ms += 7'777'777'777'777) at.push_back(ms);
+  for (int64_t ms : at) {
+    std::string out = "{\"t\":";
+    append_rfc3339_ms(out, ms);
+    ASSERT_EQ(out, "{\"t\":" + format_rfc3339_ms(ms)) << ms;
+    std::string quoted = "x";
+    append_json_timestamp(quoted, ms);
+    ASSERT_EQ(quoted, "x\"" + format_rfc3339_ms(ms) + "\"") << ms;
+  }
+}
+
+TEST(TimeUtil, FormatsInstantsBefore1970AndAfter9999) {
+  // Milliseconds count forward from the second before, also before the epoch.
+  EXPECT_EQ(format_rfc3339_ms(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339_ms(-1000), "1969-12-31T23:59:59.000Z");
+  EXPECT_EQ(format_rfc3339_ms(-1001), "1969-12-31T23:59:58.999Z");
+  EXPECT_EQ(format_rfc3339_ms(-62135596800000), "0001-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339_ms(253402300799999), "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339_ms(253402300800000), "10000-01-01T00:00:00.000Z");
+  std::string out = "at ";
+  append_json_timestamp(out, 253402300800001);
+  EXPECT_EQ(out, "at \"10000-01-01T00:00:00.001Z\"");
+}
+
 }  // namespace
 }  // namespace ldx
