@@ -327,4 +327,108 @@ bool append_canonical_json(std::string& out, std::string_view in, const Canonica
   return false;
 }
 
+namespace {
+
+struct DomMember {
+  std::string_view key;
+  simdjson::dom::element value;
+};
+
+// Writes the canonical form of `v` (see append_canonical_dom). Object members are
+// gathered on one stack shared by every level (indices, not references: deeper levels
+// may grow it), sorted by key bytes, then written in that order.
+class CanonicalDomWriter {
+ public:
+  CanonicalDomWriter(std::string& out, const SecretPolicy& policy, std::vector<DomMember>& stack)
+      : out_(out), policy_(policy), stack_(stack) {}
+
+  bool value(simdjson::dom::element v, int depth) {
+    switch (v.type()) {
+      case simdjson::dom::element_type::OBJECT: return object(simdjson::dom::object(v), depth);
+      case simdjson::dom::element_type::ARRAY: {
+        if (depth >= kMaxDepth) return fail("nested too deeply");
+        out_.push_back('[');
+        bool first = true;
+        for (simdjson::dom::element item : simdjson::dom::array(v)) {
+          if (!first) out_.push_back(',');
+          first = false;
+          if (!value(item, depth + 1)) return false;
+        }
+        out_.push_back(']');
+        return true;
+      }
+      case simdjson::dom::element_type::STRING: {
+        const std::string_view s(v);
+        append_json_string(out_, policy_.is_secret_value(s) ? kRedactionMarker : s);
+        return true;
+      }
+      case simdjson::dom::element_type::BOOL: out_ += bool(v) ? "true" : "false"; return true;
+      case simdjson::dom::element_type::NULL_VALUE: out_ += "null"; return true;
+      default: append_json_number(out_, v); return true;
+    }
+  }
+
+  [[nodiscard]] const std::string& error() const { return error_; }
+
+ private:
+  using Member = DomMember;
+
+  bool fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+    return false;
+  }
+
+  bool object(simdjson::dom::object obj, int depth) {
+    if (depth >= kMaxDepth) return fail("nested too deeply");
+    const size_t base = stack_.size();
+    bool in_order = true;
+    for (simdjson::dom::key_value_pair field : obj) {
+      if (stack_.size() > base && !(stack_.back().key < field.key)) in_order = false;
+      stack_.push_back(Member{field.key, field.value});
+    }
+    const auto begin = stack_.begin() + static_cast<std::ptrdiff_t>(base);
+    if (!in_order) {
+      std::sort(begin, stack_.end(), [](const Member& a, const Member& b) { return a.key < b.key; });
+      for (auto it = begin + 1; it < stack_.end(); ++it) {
+        if (it->key == (it - 1)->key) return fail("repeated object key \"" + std::string(it->key) + "\"");
+      }
+    }
+    out_.push_back('{');
+    const size_t end = stack_.size();
+    for (size_t i = base; i < end; ++i) {
+      if (i != base) out_.push_back(',');
+      const Member m = stack_[i];  // a copy: the recursion below may grow the stack
+      append_json_string(out_, m.key);
+      out_.push_back(':');
+      if (policy_.is_secret_key(m.key) && !m.value.is_null()) {
+        append_json_string(out_, kRedactionMarker);
+      } else if (!value(m.value, depth + 1)) {
+        return false;
+      }
+    }
+    out_.push_back('}');
+    stack_.resize(base);
+    return true;
+  }
+
+  std::string& out_;
+  const SecretPolicy& policy_;
+  std::vector<Member>& stack_;
+  std::string error_;
+};
+
+}  // namespace
+
+bool append_canonical_dom(std::string& out, simdjson::dom::element v, const SecretPolicy& policy, int depth,
+                          std::string* error) {
+  thread_local std::vector<DomMember> stack;  // reused: no allocation per record
+  stack.clear();
+  CanonicalDomWriter w(out, policy, stack);
+  const size_t mark = out.size();
+  if (w.value(v, depth)) return true;
+  out.resize(mark);
+  if (error != nullptr) *error = w.error();
+  return false;
+}
+
 }  // namespace ldx

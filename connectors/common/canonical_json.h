@@ -11,10 +11,14 @@
 // different large numbers share a hash.
 #pragma once
 
+#include <simdjson.h>
+
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/json_writer.h"
 
 namespace ldx {
 
@@ -36,5 +40,13 @@ struct CanonicalOptions {
 // valid JSON, nests deeper than 512 levels, or repeats a key within one object.
 bool append_canonical_json(std::string& out, std::string_view in, const CanonicalOptions& opts = {},
                            std::string* error = nullptr);
+
+// The canonical form of the text append_json_value(v, policy) writes, built straight
+// from the parsed value instead of writing that text and reading it again: equal to
+// append_canonical_json(<that text>, {.depth = depth}), failing exactly where that fails
+// (a key repeated within one object, nesting deeper than 512 levels counted from
+// `depth`). Normalizers use it so the hash chain need not parse `data` again.
+bool append_canonical_dom(std::string& out, simdjson::dom::element v, const SecretPolicy& policy, int depth = 0,
+                          std::string* error = nullptr);
 
 }  // namespace ldx
