@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <charconv>
+
 #include "common/canonical_json.h"
 #include "core/json_writer.h"
 #include "core/time_util.h"
@@ -10,17 +12,63 @@ namespace ldx {
 
 bool stream_is_chained(std::string_view stream) { return stream == "audit_log"; }
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  // One-shot EVP digest: cannot fail for SHA-256 short of memory exhaustion.
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(static_cast<size_t>(len) * 2, '0');
-  for (unsigned int i = 0; i < len; ++i) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 0xF];
+namespace {
+// SHA-256 fetched once and one context per thread: EVP_Digest() looks the algorithm up
+// and allocates a context on every call, which costs about as much as hashing a record.
+struct Sha256 {
+  EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  Sha256() = default;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  ~Sha256() {
+    EVP_MD_CTX_free(ctx);
+    EVP_MD_free(md);
   }
+};
+
+// Hashes its input in pieces, so large parts (a record's data) need not be copied
+// into one buffer first. Uses this thread's context; one digest at a time per thread.
+class Sha256Stream {
+ public:
+  Sha256Stream() : sha_(state()) {
+    ok_ = sha_.md != nullptr && sha_.ctx != nullptr && EVP_DigestInit_ex(sha_.ctx, sha_.md, nullptr) == 1;
+  }
+  void update(std::string_view part) {
+    ok_ = ok_ && EVP_DigestUpdate(sha_.ctx, part.data(), part.size()) == 1;
+  }
+  // Lowercase hex into `out` (replacing it, reusing its memory); false, `out` empty,
+  // if OpenSSL failed (short of memory exhaustion it cannot).
+  bool hex_into(std::string& out) {
+    out.clear();
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!ok_ || EVP_DigestFinal_ex(sha_.ctx, md, &len) != 1) return false;
+    static constexpr char kHex[] = "0123456789abcdef";
+    out.resize(static_cast<size_t>(len) * 2);
+    for (unsigned int i = 0; i < len; ++i) {
+      out[2 * i] = kHex[md[i] >> 4];
+      out[2 * i + 1] = kHex[md[i] & 0xF];
+    }
+    return true;
+  }
+
+ private:
+  static Sha256& state() {
+    thread_local Sha256 sha;
+    return sha;
+  }
+  Sha256& sha_;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  Sha256Stream sha;
+  sha.update(data);
+  std::string out;
+  sha.hex_into(out);
   return out;
 }
 
@@ -51,6 +99,10 @@ bool read_chained_line(std::string_view envelope, ChainedLine& out, std::string&
     return false;
   }
   out.computed = sha256_hex(scratch);
+  if (out.computed.empty()) {
+    if (error != nullptr) *error = "SHA-256 is not available";
+    return false;
+  }
   return true;
 }
 
@@ -64,12 +116,15 @@ Result<std::string> record_hash(std::string_view envelope) {
   return std::move(line.computed);
 }
 
-Result<std::string> record_hash(const Record& r) {
+namespace {
+// record_hash(const Record&) into `hex`, reusing its memory (the chain's hot path).
+Status hash_record_fields(const Record& r, std::string& hex) {
   // The canonical form of the envelope Record::finish() writes, without observed_at and
   // hash: its members in key order, strings as append_json_string writes them (already
   // canonical), `data` and `changes` canonicalized one level below the top.
   thread_local std::string out;
   out.clear();
+  Sha256Stream sha;
   std::string error;
   CanonicalOptions nested;
   nested.depth = 1;
@@ -98,6 +153,11 @@ Result<std::string> record_hash(const Record& r) {
   key("data");
   if (r.data.empty()) {
     out += "null";
+  } else if (r.data_is_canonical) {
+    // Hashed where it is: what precedes it, then data itself, then the rest.
+    sha.update(out);
+    sha.update(r.data);
+    out.clear();
   } else if (!append_canonical_json(out, r.data, nested, &error)) {
     return Status::fatal("cannot hash record " + r.id + ": its data: " + error);
   }
@@ -109,7 +169,7 @@ Result<std::string> record_hash(const Record& r) {
   nullable(r.kind);
   key("occurred_at");
   if (r.occurred_at_ms) {
-    append_json_string(out, format_rfc3339_ms(*r.occurred_at_ms));
+    append_json_timestamp(out, *r.occurred_at_ms);
   } else {
     out += "null";
   }
@@ -126,9 +186,23 @@ Result<std::string> record_hash(const Record& r) {
   key("stream");
   append_json_string(out, r.stream);
   key("version");
-  out += r.version ? std::to_string(*r.version) : "null";
+  if (r.version) {
+    char buf[24];
+    out.append(buf, std::to_chars(buf, buf + sizeof buf, *r.version).ptr);
+  } else {
+    out += "null";
+  }
   out.push_back('}');
-  return sha256_hex(out);
+  sha.update(out);
+  if (!sha.hex_into(hex)) return Status::fatal("cannot hash record " + r.id + ": SHA-256 is not available");
+  return Status::ok();
+}
+}  // namespace
+
+Result<std::string> record_hash(const Record& r) {
+  std::string hex;
+  if (auto st = hash_record_fields(r, hex); !st.is_ok()) return st;
+  return hex;
 }
 
 Status apply_hash_chain(Batch& batch, nlohmann::json& sink_positions) {
@@ -144,12 +218,16 @@ Status apply_hash_chain(Batch& batch, nlohmann::json& sink_positions) {
     head = pos["head"].get<std::string>();
   }
   for (Record& r : batch.records) {
+    // A fresh record's envelope has no chain fields yet: they are appended to it.
+    const bool append = r.chain_prev.empty() && r.chain_hash.empty();
     r.chain_prev = head;
     r.chain_hash.clear();
-    auto h = record_hash(r);
-    if (!h.is_ok()) return h.status();
-    r.chain_hash = std::move(h.value());
-    r.finish();
+    if (auto st = hash_record_fields(r, r.chain_hash); !st.is_ok()) return st;
+    if (append) {
+      r.finish_chain();
+    } else {
+      r.finish();
+    }
     head = r.chain_hash;
   }
   sink_positions[kChainPositionKey] = {{"head", head}};

@@ -52,7 +52,8 @@ bool read_chained_line(std::string_view envelope, ChainedLine& out, std::string&
 Result<std::string> record_hash(std::string_view envelope);
 
 // The same hash computed from the record's fields (with chain_prev set, chain_hash
-// ignored) instead of its finished envelope: only `data` and `changes` are parsed.
+// ignored) instead of its finished envelope: only `changes` is parsed, and `data` too
+// unless the normalizer wrote it in canonical form (data_is_canonical).
 // Equal to record_hash(r.envelope) for the envelope r.finish() writes.
 Result<std::string> record_hash(const Record& r);
 

@@ -19,7 +19,9 @@ void append_nullable(std::string& out, const std::string& s) {
 
 void Record::finish() {
   envelope.clear();
-  envelope.reserve(data.size() + 256);
+  // Room for every member, and for the chain fields finish_chain() may append later.
+  envelope.reserve(data.size() + changes.size() + stream.size() + id.size() + project.size() + environment.size() +
+                   kind.size() + 512);
   envelope += "{\"schema\":\"";
   envelope += kSchemaV1;
   envelope += "\",\"stream\":";
@@ -38,18 +40,36 @@ void Record::finish() {
   envelope += version ? std::to_string(*version) : "null";
   envelope += ",\"occurred_at\":";
   if (occurred_at_ms) {
-    append_json_string(envelope, format_rfc3339_ms(*occurred_at_ms));
+    append_json_timestamp(envelope, *occurred_at_ms);
   } else {
     envelope += "null";
   }
   envelope += ",\"observed_at\":";
-  append_json_string(envelope, format_rfc3339_ms(observed_at_ms));
+  append_json_timestamp(envelope, observed_at_ms);
   envelope += ",\"data\":";
   envelope += data.empty() ? "null" : data;
   if (!changes.empty()) {
     envelope += ",\"changes\":";
     envelope += changes;
   }
+  if (!chain_prev.empty()) {
+    envelope += ",\"prev_hash\":";
+    append_json_string(envelope, chain_prev);
+  }
+  if (!chain_hash.empty()) {
+    envelope += ",\"hash\":";
+    append_json_string(envelope, chain_hash);
+  }
+  envelope += '}';
+}
+
+void Record::finish_chain() {
+  // prev_hash and hash are the envelope's last members, so they can be appended.
+  if (envelope.empty() || envelope.back() != '}') {
+    finish();
+    return;
+  }
+  envelope.pop_back();
   if (!chain_prev.empty()) {
     envelope += ",\"prev_hash\":";
     append_json_string(envelope, chain_prev);

@@ -32,11 +32,18 @@ struct Record {
   std::string changes;     // audit log with details: JSON array of {path, change, before, after}
   std::string chain_prev;  // hash-chained streams: SHA-256 hex of the stream's previous record
   std::string chain_hash;  // ... and of this record (common/hash_chain.h); set by the pipeline
+  // True when `data` is already in canonical form (common/canonical_json.h): members
+  // sorted by key. The audit log's normalizer writes it so, and the hash chain then
+  // hashes `data` as it is instead of parsing it again.
+  bool data_is_canonical = false;
 
   // The finished envelope, one JSON object without a trailing newline. Built once by
   // the normalizer (finish()) and written unchanged by every sink.
   std::string envelope;
   void finish();
+  // After finish() with chain_prev and chain_hash empty, then setting both: appends
+  // them to the envelope, giving what finish() would write, without writing it again.
+  void finish_chain();
 };
 
 // A record the normalizer could not read: kept with its reason and raw bytes.

@@ -1,6 +1,9 @@
 #include "common/hash_chain.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "sources/audit_log/audit_log_normalizer.h"
 
 namespace ldx {
 namespace {
@@ -68,6 +71,76 @@ TEST(HashChain, HashFromTheFieldsEqualsHashOfTheFinishedEnvelope) {
   deep.finish();
   EXPECT_TRUE(record_hash(deep.envelope).is_ok());
   EXPECT_EQ(record_hash(deep).value(), record_hash(deep.envelope).value());
+}
+
+std::vector<Record> normalized_audit_records() {
+  const char* const entries[] = {
+      R"({"_id":"n1","date":1764000000001,"kind":"flag","target":{"resources":["proj/p:env/production:flag/f"]},
+         "title":"turned \"on\"","z":[{"b":1,"a":2}]})",
+      R"({"_id":"n2","date":1764000000002,"kind":"environment","accesses":[{"resource":"proj/p:env/test"}],
+         "previousVersion":{"on":false,"apiKey":"sdk-11111111-2222-3333-4444-555555555555","rules":[]},
+         "currentVersion":{"on":true,"apiKey":"sdk-11111111-2222-3333-4444-555555555555","rules":[{"x":1}]}})",
+      R"({"date":1764000000003,"_id":"n3","é":"\u00e9","e":null,"n":[1.0,-0,18446744073709551615]})",
+      R"({"_id":"n4","date":-5})",
+  };
+  std::vector<Record> out;
+  simdjson::dom::parser parser;
+  for (const char* e : entries) {
+    auto r = normalize_audit_entry(parser.parse(std::string_view(e)), SecretPolicy{}, 1764000009999);
+    EXPECT_TRUE(r.is_ok()) << e << ": " << r.status().message();
+    if (r.is_ok()) out.push_back(std::move(r.value()));
+  }
+  return out;
+}
+
+// The pipeline appends the chain fields to the envelope the normalizer finished; it
+// must be byte for byte what re-finishing the whole record writes, and verify.
+TEST(HashChain, AppendedChainFieldsEqualAFullRewriteForNormalizedRecords) {
+  std::vector<Record> records = normalized_audit_records();
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_FALSE(records[1].changes.empty());
+  nlohmann::json positions = nlohmann::json::object();
+  auto first = batch_of({records[0], records[1]});
+  auto second = batch_of({records[2], records[3]});
+  ASSERT_TRUE(apply_hash_chain(first, positions).is_ok());
+  ASSERT_TRUE(apply_hash_chain(second, positions).is_ok());
+  std::vector<Record> chained = first.records;
+  chained.insert(chained.end(), second.records.begin(), second.records.end());
+  std::string prev(kChainGenesis);
+  for (size_t i = 0; i < chained.size(); ++i) {
+    const Record& r = chained[i];
+    EXPECT_EQ(r.chain_prev, prev) << i;
+    Record rewritten = records[i];
+    rewritten.chain_prev = r.chain_prev;
+    rewritten.chain_hash = r.chain_hash;
+    rewritten.finish();
+    EXPECT_EQ(r.envelope, rewritten.envelope) << i;
+    auto h = record_hash(r.envelope);
+    ASSERT_TRUE(h.is_ok()) << h.status().describe();
+    EXPECT_EQ(h.value(), r.chain_hash) << r.envelope;
+    prev = r.chain_hash;
+  }
+  EXPECT_EQ(positions[kChainPositionKey]["head"], prev);
+}
+
+// A record chained once and chained again (say from another head) is rewritten, not
+// given a second pair of chain fields.
+TEST(HashChain, ChainingAChainedRecordAgainRewritesItsFields) {
+  std::vector<Record> records = normalized_audit_records();
+  ASSERT_FALSE(records.empty());
+  nlohmann::json p1 = nlohmann::json::object();
+  auto b = batch_of({records[0]});
+  ASSERT_TRUE(apply_hash_chain(b, p1).is_ok());
+  nlohmann::json p2 = {{kChainPositionKey, {{"head", sha256_hex("x")}}}};
+  ASSERT_TRUE(apply_hash_chain(b, p2).is_ok());
+  const Record& r = b.records[0];
+  EXPECT_EQ(r.chain_prev, sha256_hex("x"));
+  Record rewritten = records[0];
+  rewritten.chain_prev = r.chain_prev;
+  rewritten.chain_hash = r.chain_hash;
+  rewritten.finish();
+  EXPECT_EQ(r.envelope, rewritten.envelope);
+  EXPECT_EQ(record_hash(r.envelope).value(), r.chain_hash);
 }
 
 TEST(HashChain, Sha256KnownAnswers) {
