@@ -1,11 +1,16 @@
 // libFuzzer target: arbitrary bytes as an audit-log page or entry. Whatever the input,
 // normalizing must not crash, hang or leak, and every envelope it produces must be
-// valid JSON with the input's id. Cursor parsing gets the same input.
+// valid JSON with the input's id. Its data must be in canonical form (the hash chain
+// hashes it as it is), and the hash computed from the record's fields must equal the
+// one recomputed from its envelope (what `ldexport verify` does). Cursor parsing gets
+// the same input.
 #include <nlohmann/json.hpp>
 #include <simdjson.h>
 
 #include <cstdlib>
 
+#include "common/canonical_json.h"
+#include "common/hash_chain.h"
 #include "sources/audit_log/audit_cursor.h"
 #include "sources/audit_log/audit_log_normalizer.h"
 
@@ -15,6 +20,20 @@ void normalize(simdjson::dom::element e, bool include_secrets) {
   if (!r.is_ok()) return;
   auto env = nlohmann::json::parse(r->envelope, nullptr, false);
   if (env.is_discarded() || env["id"] != r->id) std::abort();
+  // The data is its own canonical form, one level below the envelope's top.
+  std::string canonical;
+  ldx::CanonicalOptions nested;
+  nested.depth = 1;
+  if (!r->data_is_canonical || !ldx::append_canonical_json(canonical, r->data, nested) || canonical != r->data) {
+    std::abort();
+  }
+  // Hashed from the fields (data as it is) == hashed from the finished envelope.
+  ldx::Record chained = std::move(r.value());
+  chained.chain_prev = std::string(ldx::kChainGenesis);
+  chained.finish();
+  auto from_fields = ldx::record_hash(chained);
+  auto from_envelope = ldx::record_hash(chained.envelope);
+  if (!from_fields.is_ok() || !from_envelope.is_ok() || from_fields.value() != from_envelope.value()) std::abort();
 }
 }  // namespace
 

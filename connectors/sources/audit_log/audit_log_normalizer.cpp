@@ -1,5 +1,6 @@
 #include "sources/audit_log/audit_log_normalizer.h"
 
+#include "common/canonical_json.h"
 #include "common/json_diff.h"
 #include "common/normalize.h"
 
@@ -22,10 +23,10 @@ Result<Record> normalize_audit_entry(simdjson::dom::element entry, const SecretP
   if (!date) return Status::data_error("audit entry " + std::string(*id) + " has no integer date (epoch ms)");
   Record r;
   r.stream = kAuditLogStream;
-  r.id = std::string(*id);
+  r.id.assign(*id);
   r.occurred_at_ms = *date;
   r.observed_at_ms = observed_at_ms;
-  if (auto kind = get_string(entry, "kind")) r.kind = std::string(*kind);
+  if (auto kind = get_string(entry, "kind")) r.kind.assign(*kind);
 
   // Scope: target.resources[0], else accesses[0].resource.
   std::string_view spec;
@@ -45,7 +46,19 @@ Result<Record> normalize_audit_entry(simdjson::dom::element entry, const SecretP
     r.project = std::move(scope.project);
     r.environment = std::move(scope.environment);
   }
-  r.data = serialize_redacted(entry, policy);
+  // The audit log is hash-chained, so its data is written in canonical form (members
+  // sorted by key): the bytes its hash covers, and the chain need not parse it again. An
+  // entry that has no canonical form (a key repeated within one object, nesting deeper
+  // than 512 levels) could never be chained: it is dead-lettered here.
+  thread_local std::string scratch;  // written here, then copied once at its final size
+  scratch.clear();
+  std::string why;
+  if (!append_canonical_dom(scratch, entry, policy, 1, &why)) {
+    return Status::data_error("audit entry " + r.id + " cannot be hash-chained: " + why);
+  }
+  r.data.assign(scratch);
+  r.data_is_canonical = true;
+  if (scratch.capacity() > (size_t{1} << 20)) std::string().swap(scratch);  // not kept: huge
   if (has_version(entry, "previousVersion") || has_version(entry, "currentVersion")) {
     // Diffed from the archived (redacted) data, so `changes` never shows a secret.
     simdjson::dom::parser parser;

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/canonical_json.h"
+#include "common/hash_chain.h"
 #include "common/normalize.h"
 #include "core/time_util.h"
 
@@ -99,6 +101,115 @@ TEST(AuditLogNormalizer, LargeAndOddValuesSurvive) {
   EXPECT_EQ(env["data"]["n"].get<uint64_t>(), 18446744073709551615ULL);
   EXPECT_DOUBLE_EQ(env["data"]["f"].get<double>(), 0.1);
   EXPECT_EQ(env["data"]["s"], "line\nbreak \"q\" \x01 é");
+}
+
+// The audit log's data is written canonical (so the chain hashes it as it is): it must
+// be exactly its own canonical form, one level below the envelope's top.
+std::string canonical_nested(const std::string& json) {
+  std::string out;
+  std::string err;
+  CanonicalOptions nested;
+  nested.depth = 1;
+  if (!append_canonical_json(out, json, nested, &err)) return "ERROR: " + err;
+  return out;
+}
+
+// The hash the pipeline computes from the record's fields must be the one `ldexport
+// verify` recomputes from the archived line.
+void expect_hash_from_fields_equals_hash_of_envelope(Record r) {
+  r.chain_prev = std::string(kChainGenesis);
+  r.chain_hash.clear();
+  r.finish();
+  auto from_fields = record_hash(r);
+  auto from_envelope = record_hash(r.envelope);
+  ASSERT_TRUE(from_fields.is_ok()) << from_fields.status().describe();
+  ASSERT_TRUE(from_envelope.is_ok()) << from_envelope.status().describe();
+  EXPECT_EQ(from_fields.value(), from_envelope.value()) << r.envelope;
+}
+
+const char* const kOddEntries[] = {
+    R"({"_id":"c1","date":1700000000000,"kind":"flag","z":1,"a":{"y":[{"d":2,"c":1}],"b":"x"},"M":null})",
+    R"({"kind":"flag","date":2,"_id":"c2","title":"esc \"q\" \\ \n \u0001 \u00e9 😀","é":1,"e":2,"Z":3,"\u00e8":4})",
+    R"({"_id":"c3","date":3,"n":[-0,1.0,1e300,-2.5E-3,18446744073709551615,-9223372036854775808]})",
+    R"({"_id":"c4","date":4,"kind":"environment","target":{"resources":["proj/p:env/e"]},
+       "previousVersion":{"on":false,"key":"k","apiKey":"sdk-11111111-2222-3333-4444-555555555555"},
+       "currentVersion":{"key":"k","on":true,"rules":[{"b":1,"a":2}]}})",
+    R"({"_id":"c5","date":5,"same":{"a":1},"other":{"a":2},"list":[{"a":1},{"a":1}]})",
+};
+
+TEST(AuditLogNormalizer, DataIsWrittenInCanonicalForm) {
+  simdjson::dom::parser p;
+  for (const char* entry : kOddEntries) {
+    for (bool include_secrets : {false, true}) {
+      auto r = normalize_audit_entry(p.parse(std::string_view(entry)), SecretPolicy{include_secrets}, 1764000000000);
+      ASSERT_TRUE(r.is_ok()) << entry << ": " << r.status().message();
+      EXPECT_TRUE(r->data_is_canonical) << entry;
+      EXPECT_EQ(canonical_nested(r->data), r->data) << entry;
+      // Still the same document (nothing to redact): only member order and spelling changed.
+      if (include_secrets) {
+        EXPECT_EQ(nlohmann::json::parse(r->data), nlohmann::json::parse(entry)) << r->data;
+      }
+      expect_hash_from_fields_equals_hash_of_envelope(*r);
+    }
+  }
+  auto r = normalize_audit_entry(p.parse(std::string_view(kOddEntries[0])), SecretPolicy{}, 0);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->data, R"({"M":null,"_id":"c1","a":{"b":"x","y":[{"c":1,"d":2}]},"date":1700000000000,"kind":"flag","z":1})");
+}
+
+TEST(AuditLogNormalizer, FixtureEntriesAreCanonicalAndHashTheSameBothWays) {
+  if (!have_shared()) GTEST_SKIP() << "../shared/launchdarkly/fixtures not found: fixture test skipped";
+  std::string body = fixture("auditlog-page.json");
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(body);
+  size_t n = 0;
+  for (auto item : doc["items"].get_array()) {
+    for (bool include_secrets : {false, true}) {
+      auto r = normalize_audit_entry(item, SecretPolicy{include_secrets}, 1764000000000);
+      ASSERT_TRUE(r.is_ok()) << r.status().message();
+      EXPECT_TRUE(r->data_is_canonical);
+      EXPECT_EQ(canonical_nested(r->data), r->data);
+      expect_hash_from_fields_equals_hash_of_envelope(*r);
+    }
+    ++n;
+  }
+  EXPECT_GT(n, 0u);
+}
+
+TEST(AuditLogNormalizer, AnEntryWithoutACanonicalFormIsADataError) {
+  simdjson::dom::parser p;
+  const std::string deep_ok = R"({"_id":"d1","date":1,"d":)" + std::string(510, '[') + std::string(510, ']') + "}";
+  const std::string too_deep = R"({"_id":"d2","date":1,"d":)" + std::string(511, '[') + std::string(511, ']') + "}";
+  for (const std::string& bad : {std::string(R"({"_id":"x","date":1,"kind":"flag","a":1,"a":2})"),
+                                 std::string(R"({"_id":"x","date":1,"v":{"k":[{"b":1,"\u0062":2}]}})"), too_deep}) {
+    auto r = normalize_audit_entry(p.parse(bad), SecretPolicy{}, 0);
+    ASSERT_FALSE(r.is_ok()) << bad;
+    EXPECT_EQ(r.status().error_class(), ErrorClass::kDataError) << bad;  // dead-lettered, the stream goes on
+    EXPECT_NE(r.status().message().find("cannot be hash-chained"), std::string::npos) << r.status().message();
+  }
+  // One level less deep is kept, and the whole envelope hashes (its limit counts from
+  // the envelope's top, where data sits one level down).
+  auto r = normalize_audit_entry(p.parse(deep_ok), SecretPolicy{}, 0);
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  expect_hash_from_fields_equals_hash_of_envelope(*r);
+}
+
+TEST(AuditLogNormalizer, CanonicalDataStillHidesSecrets) {
+  const char* entry = R"({"_id":"s1","date":1,"kind":"environment","zz":"sdk-11111111-2222-3333-4444-555555555555",
+    "currentVersion":{"mobileKey":"mob-11111111-2222-3333-4444-555555555555","apiKey":"abc","sdkKey":null,"key":"p"}})";
+  simdjson::dom::parser p;
+  auto r = normalize_audit_entry(p.parse(std::string_view(entry)), SecretPolicy{}, 0);
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(r->data,
+            R"({"_id":"s1","currentVersion":{"apiKey":"[REDACTED]","key":"p","mobileKey":"[REDACTED]","sdkKey":null},)"
+            R"("date":1,"kind":"environment","zz":"[REDACTED]"})");
+  EXPECT_EQ(r->envelope.find("sdk-"), std::string::npos) << r->envelope;
+  EXPECT_EQ(r->envelope.find("mob-"), std::string::npos) << r->envelope;
+  EXPECT_EQ(r->envelope.find("abc"), std::string::npos) << r->envelope;
+  auto open = normalize_audit_entry(p.parse(std::string_view(entry)), SecretPolicy{true}, 0);
+  ASSERT_TRUE(open.is_ok());
+  EXPECT_NE(open->data.find(R"("apiKey":"abc")"), std::string::npos) << open->data;
+  EXPECT_EQ(canonical_nested(open->data), open->data);
 }
 
 TEST(ResourceSpecifier, ReadsProjectAndEnvironment) {
