@@ -3,15 +3,18 @@
 // sink's position, only after every sink acked that batch. Batches are delivered in
 // order, one at a time, so the committed prefix is always contiguous.
 //
-// A pass is three overlapping stages, each bounded:
-//   1. a reader thread pulls the source's pages (HTTP, parse, normalize), joins them
-//      into batches of up to `batch_records` records / `batch_bytes` envelope bytes /
-//      `batch_wait` of reading, and applies the hash chain;
+// A pass is overlapping stages, each bounded:
+//   1a. a reader thread pulls the source's pages (HTTP, parse, normalize), joins them
+//       into batches of up to `batch_records` records / `batch_bytes` envelope bytes /
+//       `batch_wait` of reading;
+//   1b. for a hash-chained stream, a chainer thread applies the hash chain to each
+//       batch, in order (so reading and hashing use two cores);
 //   2. this thread writes each batch to every sink, in order;
 //   3. the checkpoint of batch N is committed while batch N+1 is being written (never
 //      before every sink acked N, and commits stay in order).
 // So a page's round trip, the sinks' acknowledgements and the checkpoint's fsync no
-// longer add up per page. At most three batches are in memory at once.
+// longer add up per page. Each hand-over holds at most one batch, so at most three
+// batches (five for a chained stream) are in memory at once.
 #pragma once
 
 #include <atomic>
@@ -85,7 +88,8 @@ class StreamRunner {
   };
   class Queue;
 
-  void read_pass(Queue& queue, nlohmann::json chain_positions);
+  void read_pass(Queue& queue);
+  void chain_pass(Queue& in, Queue& out, nlohmann::json chain_positions);
   Status deliver(Batch& batch);
   Status commit_with_retry(const Checkpoint& cp);
   Status finish_pending_commit();

@@ -4,10 +4,19 @@
 
 #include <gtest/gtest.h>
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
+#include <future>
 #include <map>
+
+#include "common/hash_chain.h"
+#include "sources/audit_log/audit_log_normalizer.h"
 
 namespace ldx {
 namespace {
@@ -264,6 +273,200 @@ TEST(StreamRunner, StopEndsThePassAfterCommittingWhatWasRead) {
   EXPECT_EQ(f.a.written, f.src->pages_read.load());
   EXPECT_EQ(f.store.cps["s"].source_cursor, f.src->pages_read.load());
   EXPECT_EQ(r->stats().passes.load(), 0u);
+}
+
+// A hash-chained stream: the audit log, its records from the real normalizer.
+class AuditPagesSource final : public Source {
+ public:
+  AuditPagesSource(int page_count, int per_page) : pages(page_count), per_page_(per_page) {}
+  const std::string& stream() const override { return name_; }
+  Status begin_pass(const nlohmann::json& cursor) override {
+    next_ = cursor.is_null() ? 0 : cursor.get<int>();
+    return Status::ok();
+  }
+  Result<std::optional<Batch>> next_batch() override {
+    if (next_ == fail_at) return Status::retryable("API unavailable");
+    if (next_ >= pages) return std::optional<Batch>{};
+    ++pages_read;
+    Batch b;
+    b.stream = name_;
+    for (int k = 0; k < per_page_; ++k) {
+      const std::string entry = R"({"_id":")" + record_id(next_, k) + R"(","date":)" +
+                                std::to_string(1764000000000 + next_ * 100 + k) +
+                                R"(,"kind":"flag","title":"page )" + std::to_string(next_) + R"(","a":{"z":1,"b":[2]}})";
+      auto r = normalize_audit_entry(parser_.parse(entry), SecretPolicy{}, 1764000009999);
+      if (!r.is_ok()) return r.status();
+      b.records.push_back(std::move(r.value()));
+    }
+    b.cursor = ++next_;
+    return std::optional<Batch>(std::move(b));
+  }
+  uint64_t requests_this_pass() const override { return 0; }
+  static std::string record_id(int page, int k) { return "e" + std::to_string(page) + "-" + std::to_string(k); }
+  int pages;                // the source has this many pages (a test may add more)
+  int fail_at = -1;         // next_batch() fails when this page is next
+  std::atomic<int> pages_read{0};
+
+ private:
+  std::string name_ = "audit_log";
+  int per_page_;
+  int next_ = 0;
+  simdjson::dom::parser parser_;
+};
+
+struct ChainFixture {
+  TestStreamConfig cfg;
+  FakeSink a{"a"}, b{"b"}, dl{kDeadLetterSinkName};
+  MemoryStore store;
+  StopSignal stop;
+  AuditPagesSource* src = nullptr;
+  std::vector<Record> acked_by_b;  // what the last sink acked, in order
+  std::unique_ptr<StreamRunner> make(int pages, int per_page, size_t batch_records) {
+    cfg.stream = "audit_log";
+    cfg.batch_records = batch_records;
+    auto s = std::make_unique<AuditPagesSource>(pages, per_page);
+    src = s.get();
+    b.on_write = [this](const Batch& batch) {
+      acked_by_b.insert(acked_by_b.end(), batch.records.begin(), batch.records.end());
+    };
+    return std::make_unique<StreamRunner>(cfg, std::move(s), std::vector<Sink*>{&a, &b}, &dl, store, stop);
+  }
+  [[nodiscard]] std::string committed_head() {
+    const auto& pos = store.cps["audit_log"].sink_positions;
+    if (!pos.contains(kChainPositionKey)) return "";
+    return pos[kChainPositionKey]["head"].get<std::string>();
+  }
+};
+
+// run_pass, failing the test (and ending the binary: a hung thread cannot be joined)
+// instead of hanging when a pipeline thread never ends.
+Status run_pass_or_abort(StreamRunner& r) {
+  auto done = std::async(std::launch::async, [&r] { return r.run_pass(); });
+  if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    std::fprintf(stderr, "run_pass did not return within 30 s: a pipeline thread hangs\n");
+    std::abort();
+  }
+  return done.get();
+}
+
+// Each record's envelope carries the previous one's hash (the genesis for the first),
+// its own hash is what verify recomputes from the line, and ids come in source order.
+void expect_unbroken_chain(const std::vector<Record>& records, const std::vector<std::string>& ids) {
+  ASSERT_EQ(records.size(), ids.size());
+  std::string prev(kChainGenesis);
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto env = nlohmann::json::parse(records[i].envelope);
+    ASSERT_EQ(env["id"], ids[i]) << i;
+    ASSERT_EQ(env["prev_hash"], prev) << i;
+    auto h = record_hash(records[i].envelope);
+    ASSERT_TRUE(h.is_ok()) << h.status().describe();
+    ASSERT_EQ(env["hash"], h.value()) << records[i].envelope;
+    prev = h.value();
+  }
+}
+
+std::vector<std::string> ids_of_pages(int pages, int per_page) {
+  std::vector<std::string> ids;
+  for (int p = 0; p < pages; ++p) {
+    for (int k = 0; k < per_page; ++k) ids.push_back(AuditPagesSource::record_id(p, k));
+  }
+  return ids;
+}
+
+TEST(StreamRunnerChained, DeliversEveryBatchInOrderWithAnUnbrokenChain) {
+  ChainFixture f;
+  auto r = f.make(7, 3, 5);  // pages of 3 joined into batches of 6 (the last: 3)
+  ASSERT_TRUE(r->recover().is_ok());
+  ASSERT_TRUE(run_pass_or_abort(*r).is_ok());
+  EXPECT_EQ(f.b.batch_sizes, (std::vector<size_t>{6, 6, 6, 3}));
+  expect_unbroken_chain(f.acked_by_b, ids_of_pages(7, 3));
+  ASSERT_FALSE(f.acked_by_b.empty());
+  EXPECT_EQ(f.committed_head(), f.acked_by_b.back().chain_hash);
+  EXPECT_EQ(f.store.cps["audit_log"].source_cursor, 7);
+  EXPECT_EQ(r->stats().records.load(), 21u);
+
+  // The next pass goes on from the committed head.
+  f.src->pages = 9;
+  ASSERT_TRUE(run_pass_or_abort(*r).is_ok());
+  expect_unbroken_chain(f.acked_by_b, ids_of_pages(9, 3));
+  EXPECT_EQ(f.committed_head(), f.acked_by_b.back().chain_hash);
+}
+
+TEST(StreamRunnerChained, AFatalSinkErrorMidPassEndsEveryThreadAndTheReplayChainsFromTheCommittedHead) {
+  ChainFixture f;
+  auto r = f.make(40, 2, 1);  // one page per batch
+  int fail_after = 2;         // sink b refuses its third batch
+  int b_writes = 0;
+  auto collect = f.b.on_write;
+  f.b.on_write = [&](const Batch& batch) {
+    collect(batch);
+    if (++b_writes == fail_after) f.b.fail_next_fatal = true;
+  };
+  ASSERT_TRUE(r->recover().is_ok());
+  Status st = run_pass_or_abort(*r);  // returns: the reader and the chainer ended
+  EXPECT_TRUE(st.is_fatal()) << st.describe();
+  EXPECT_NE(st.message().find("sink b"), std::string::npos) << st.message();
+  EXPECT_EQ(f.store.cps["audit_log"].source_cursor, 2);
+  ASSERT_EQ(f.acked_by_b.size(), 4u);
+  EXPECT_EQ(f.committed_head(), f.acked_by_b.back().chain_hash);
+  EXPECT_LT(f.src->pages_read.load(), 40);  // the reader stopped, it did not read on
+
+  // The replay hashes from the committed head, not from the batches hashed and lost.
+  fail_after = -1;
+  f.b.fail_next_fatal = false;
+  ASSERT_TRUE(run_pass_or_abort(*r).is_ok());
+  expect_unbroken_chain(f.acked_by_b, ids_of_pages(40, 2));
+  EXPECT_EQ(f.committed_head(), f.acked_by_b.back().chain_hash);
+}
+
+TEST(StreamRunnerChained, PagesReadBeforeASourceErrorAreChainedAndCommitted) {
+  ChainFixture f;
+  auto r = f.make(5, 2, 100);
+  f.src->fail_at = 3;
+  ASSERT_TRUE(r->recover().is_ok());
+  Status st = run_pass_or_abort(*r);
+  EXPECT_TRUE(st.is_retryable()) << st.describe();
+  EXPECT_NE(st.message().find("API unavailable"), std::string::npos);
+  expect_unbroken_chain(f.acked_by_b, ids_of_pages(3, 2));
+  EXPECT_EQ(f.store.cps["audit_log"].source_cursor, 3);
+  ASSERT_FALSE(f.acked_by_b.empty());
+  EXPECT_EQ(f.committed_head(), f.acked_by_b.back().chain_hash);
+  f.src->fail_at = -1;
+  ASSERT_TRUE(run_pass_or_abort(*r).is_ok());
+  expect_unbroken_chain(f.acked_by_b, ids_of_pages(5, 2));
+}
+
+TEST(StreamRunnerChained, StopEndsThePassAfterCommittingWhatWasChained) {
+  ChainFixture f;
+  auto r = f.make(50, 1, 1);
+  auto collect = f.b.on_write;
+  f.b.on_write = [&](const Batch& batch) {
+    collect(batch);
+    if (f.acked_by_b.size() == 3) f.stop.request_stop();
+  };
+  ASSERT_TRUE(r->recover().is_ok());
+  ASSERT_TRUE(run_pass_or_abort(*r).is_ok());
+  EXPECT_LT(f.src->pages_read.load(), 50);
+  // Every page the reader took went through the chainer to the sinks and was committed.
+  EXPECT_EQ(static_cast<int>(f.acked_by_b.size()), f.src->pages_read.load());
+  expect_unbroken_chain(f.acked_by_b, ids_of_pages(f.src->pages_read.load(), 1));
+  EXPECT_EQ(f.committed_head(), f.acked_by_b.back().chain_hash);
+  EXPECT_EQ(r->stats().passes.load(), 0u);
+}
+
+TEST(StreamRunnerChained, AMalformedCommittedHeadFailsThePassWithoutWritingAnything) {
+  ChainFixture f;
+  Checkpoint cp;
+  cp.sink_positions = {{kChainPositionKey, {{"head", "not-a-hash"}}}};
+  ASSERT_TRUE(f.store.commit("audit_log", cp).is_ok());
+  auto r = f.make(30, 1, 1);
+  ASSERT_TRUE(r->recover().is_ok());
+  Status st = run_pass_or_abort(*r);
+  EXPECT_TRUE(st.is_fatal()) << st.describe();
+  EXPECT_NE(st.message().find("hash chain"), std::string::npos) << st.message();
+  EXPECT_EQ(f.a.written, 0);
+  EXPECT_EQ(f.store.commits, 1);  // only the one above
+  EXPECT_LT(f.src->pages_read.load(), 30);
 }
 
 }  // namespace
