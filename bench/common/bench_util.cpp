@@ -1,5 +1,7 @@
 #include "bench_util.h"
 
+#include <sys/resource.h>
+
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -105,6 +107,13 @@ void publish(const std::string& markdown, const std::string& out_path, const std
     std::cerr << "wrote " << out_path << "\n";
   }
   if (!json_path.empty()) std::ofstream(json_path) << summary.dump(2) << "\n";
+}
+
+double process_cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
 void check(const Status& st, const std::string& what) {

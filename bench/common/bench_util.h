@@ -54,6 +54,9 @@ int guarded_main(const char* program, const std::function<int()>& body);
 void publish(const std::string& markdown, const std::string& out_path, const std::string& json_path,
              const nlohmann::json& summary);
 
+// CPU time (user + system) this process used so far, every thread, in seconds.
+double process_cpu_seconds();
+
 // Throws std::runtime_error("what: ...") when st is not ok.
 void check(const Status& st, const std::string& what);
 
