@@ -1,5 +1,7 @@
 #include "sources/audit_log/audit_log_normalizer.h"
 
+#include <algorithm>
+
 #include "common/canonical_json.h"
 #include "common/json_diff.h"
 #include "common/normalize.h"
@@ -50,15 +52,16 @@ Result<Record> normalize_audit_entry(simdjson::dom::element entry, const SecretP
   // sorted by key): the bytes its hash covers, and the chain need not parse it again. An
   // entry that has no canonical form (a key repeated within one object, nesting deeper
   // than 512 levels) could never be chained: it is dead-lettered here.
-  thread_local std::string scratch;  // written here, then copied once at its final size
-  scratch.clear();
+  // Written in place, with room for about the size of the thread's previous entry
+  // (entries of one account are alike): one allocation, no copy.
+  thread_local size_t last_size = 1024;
+  r.data.reserve(std::min<size_t>(last_size + last_size / 4, size_t{1} << 20));
   std::string why;
-  if (!append_canonical_dom(scratch, entry, policy, 1, &why)) {
+  if (!append_canonical_dom(r.data, entry, policy, 1, &why)) {
     return Status::data_error("audit entry " + r.id + " cannot be hash-chained: " + why);
   }
-  r.data.assign(scratch);
+  last_size = r.data.size();
   r.data_is_canonical = true;
-  if (scratch.capacity() > (size_t{1} << 20)) std::string().swap(scratch);  // not kept: huge
   if (has_version(entry, "previousVersion") || has_version(entry, "currentVersion")) {
     // Diffed from the archived (redacted) data, so `changes` never shows a secret.
     simdjson::dom::parser parser;
