@@ -25,6 +25,17 @@ ErrorClass classify_connect_failure(std::string_view m) {
   return ErrorClass::kRetryable;
 }
 
+bool is_connection_loss(std::string_view m) {
+  for (std::string_view lost :
+       {"server closed the connection", "terminating connection", "could not receive data from server",
+        "could not send data to server", "no connection to the server", "connection not open",
+        "Connection reset by peer", "Broken pipe", "SSL SYSCALL error", "lost synchronization with server",
+        "connection to server was lost"}) {
+    if (m.find(lost) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 std::string one_line(std::string_view message) {
   std::string out;
   out.reserve(message.size());
@@ -67,6 +78,12 @@ Status status_from_exception(const std::exception& e, const std::string& context
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
     const std::string& state = sql->sqlstate();
     return make(classify_sqlstate(state), context + what + (state.empty() ? "" : " (SQLSTATE " + state + ")"));
+  }
+  if (dynamic_cast<const pqxx::failure*>(&e) != nullptr && is_connection_loss(what)) {
+    // libpqxx's own runtime failures carry libpq's text only, e.g. "Write to table
+    // failed: server closed the connection unexpectedly" when the server goes away in
+    // the middle of a COPY: as retryable as a broken_connection.
+    return Status::retryable(context + "connection: " + what);
   }
   // usage_error, conversion_error, std::bad_alloc...: a bug or a broken invariant here.
   return Status::fatal(context + what);

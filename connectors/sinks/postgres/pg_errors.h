@@ -2,7 +2,7 @@
 // The component edge catches every library exception and returns one of these; no
 // exception crosses into the pipeline.
 //
-//   retryable  connection lost or refused, server shutting down or starting (57P0x),
+//   retryable  connection lost or refused (also mid-COPY), server shutting down or starting (57P0x),
 //              out of resources (53), serialization/deadlock (40), lock timeout,
 //              I/O error (58), commit outcome unknown (in_doubt_error)
 //   data error one row cannot be stored: data exception (22: bad JSON, \u0000 in
@@ -25,6 +25,10 @@ ErrorClass classify_sqlstate(std::string_view sqlstate);
 // libpq reports a failed connection attempt as text only; these failures will not go
 // away by retrying (wrong password, unknown database or role, malformed DSN).
 ErrorClass classify_connect_failure(std::string_view message);
+
+// libpq's text for a connection that went away (server restart, network), as it
+// appears inside libpqxx's generic failures (a COPY cut short).
+bool is_connection_loss(std::string_view message);
 
 // `context` prefixes the message ("postgres sink warehouse, stream audit_log: ").
 // Call from inside a catch block handler only with the caught exception.

@@ -50,5 +50,20 @@ TEST(PgErrors, ExceptionsMapByTypeAndKeepTheContext) {
   EXPECT_TRUE(status_from_exception(std::runtime_error("anything else"), "").is_fatal());
 }
 
+TEST(PgErrors, AConnectionLostInTheMiddleOfACopyIsRetryable) {
+  // libpqxx 6.4's table writer wraps libpq's text in a plain pqxx::failure.
+  Status copy = status_from_exception(
+      pqxx::failure("Write to table failed: server closed the connection unexpectedly\n\tThis probably means the "
+                    "server terminated abnormally\n"),
+      "sink x: ");
+  EXPECT_TRUE(copy.is_retryable()) << copy.describe();
+  EXPECT_EQ(copy.message().find('\n'), std::string::npos);
+  EXPECT_TRUE(status_from_exception(pqxx::failure("Error writing to table: no connection to the server"), "")
+                  .is_retryable());
+  // Any other failure of that kind is not understood: stop loudly rather than loop.
+  EXPECT_TRUE(status_from_exception(pqxx::failure("Write to table failed: extra data after last expected column"), "")
+                  .is_fatal());
+}
+
 }  // namespace
 }  // namespace ldx::pg
