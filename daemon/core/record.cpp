@@ -52,15 +52,7 @@ void Record::finish() {
     envelope += ",\"changes\":";
     envelope += changes;
   }
-  if (!chain_prev.empty()) {
-    envelope += ",\"prev_hash\":";
-    append_json_string(envelope, chain_prev);
-  }
-  if (!chain_hash.empty()) {
-    envelope += ",\"hash\":";
-    append_json_string(envelope, chain_hash);
-  }
-  envelope += '}';
+  append_chain_members_and_close();
 }
 
 void Record::finish_chain() {
@@ -70,6 +62,10 @@ void Record::finish_chain() {
     return;
   }
   envelope.pop_back();
+  append_chain_members_and_close();
+}
+
+void Record::append_chain_members_and_close() {
   if (!chain_prev.empty()) {
     envelope += ",\"prev_hash\":";
     append_json_string(envelope, chain_prev);

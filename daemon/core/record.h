@@ -44,6 +44,9 @@ struct Record {
   // After finish() with chain_prev and chain_hash empty, then setting both: appends
   // them to the envelope, giving what finish() would write, without writing it again.
   void finish_chain();
+
+ private:
+  void append_chain_members_and_close();
 };
 
 // A record the normalizer could not read: kept with its reason and raw bytes.
