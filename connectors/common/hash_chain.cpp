@@ -221,7 +221,6 @@ Status apply_hash_chain(Batch& batch, nlohmann::json& sink_positions) {
     // A fresh record's envelope has no chain fields yet: they are appended to it.
     const bool append = r.chain_prev.empty() && r.chain_hash.empty();
     r.chain_prev = head;
-    r.chain_hash.clear();
     if (auto st = hash_record_fields(r, r.chain_hash); !st.is_ok()) return st;
     if (append) {
       r.finish_chain();

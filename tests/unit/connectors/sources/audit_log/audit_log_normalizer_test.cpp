@@ -10,6 +10,7 @@
 #include "common/canonical_json.h"
 #include "common/hash_chain.h"
 #include "common/normalize.h"
+#include "../../common/hash_chain_expect.h"
 #include "core/time_util.h"
 
 namespace ldx {
@@ -114,18 +115,7 @@ std::string canonical_nested(const std::string& json) {
   return out;
 }
 
-// The hash the pipeline computes from the record's fields must be the one `ldexport
-// verify` recomputes from the archived line.
-void expect_hash_from_fields_equals_hash_of_envelope(Record r) {
-  r.chain_prev = std::string(kChainGenesis);
-  r.chain_hash.clear();
-  r.finish();
-  auto from_fields = record_hash(r);
-  auto from_envelope = record_hash(r.envelope);
-  ASSERT_TRUE(from_fields.is_ok()) << from_fields.status().describe();
-  ASSERT_TRUE(from_envelope.is_ok()) << from_envelope.status().describe();
-  EXPECT_EQ(from_fields.value(), from_envelope.value()) << r.envelope;
-}
+using test::expect_hash_from_fields_equals_hash_of_envelope;
 
 const char* const kOddEntries[] = {
     R"({"_id":"c1","date":1700000000000,"kind":"flag","z":1,"a":{"y":[{"d":2,"c":1}],"b":"x"},"M":null})",
