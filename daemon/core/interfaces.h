@@ -33,7 +33,22 @@ class Source {
   virtual Result<std::optional<Batch>> next_batch() = 0;
   // Requests counted by this source during the current pass (for the summary).
   [[nodiscard]] virtual uint64_t requests_this_pass() const = 0;
+  // True when the stream deletes entities it upserted before (snapshot-and-diff). Then,
+  // with a sink that keeps uncommitted writes (Sink::keeps_uncommitted_writes), the
+  // pipeline records the ids a batch upserts before writing it, and hands them to
+  // adopt_unconfirmed_upserts() after a crash.
+  [[nodiscard]] virtual bool emits_deletes() const { return false; }
+  // Called before begin_pass with ids whose upsert a sink may hold although the committed
+  // cursor never learnt of them (a batch reached an at-least-once sink, then the process
+  // died before its commit). The source must treat them as known, with an unknown state:
+  // the pass upserts each again if it exists, and deletes it if it does not, so no sink
+  // keeps an entity that is gone. Its next cursor includes them.
+  virtual void adopt_unconfirmed_upserts(std::vector<std::string> /*ids*/) {}
 };
+
+// The reserved member of Checkpoint::sink_positions holding the ids a batch upserts
+// while it is being written (see Source::emits_deletes).
+inline constexpr const char* kUnconfirmedUpsertsKey = "_unconfirmed_upserts";
 
 class Sink {
  public:
@@ -48,6 +63,10 @@ class Sink {
   // Makes the batch durable; returns the sink's new position for that stream (any JSON,
   // null if the sink needs none). On error nothing of this batch may count as written.
   virtual Result<nlohmann::json> write(const Batch& batch) = 0;
+  // True when what write() sent stays visible even if its batch is never committed and
+  // recover() cannot take it back (Kafka at least once). Default: false (the sink
+  // truncates, or writes in one transaction with its position).
+  [[nodiscard]] virtual bool keeps_uncommitted_writes() const { return false; }
   virtual Status close() = 0;
   // A cheap check that the destination is reachable, for /readyz. Called from the
   // status thread, concurrently with write(): implementations must be thread-safe

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <set>
 #include <thread>
 
 #include "common/hash_chain.h"
@@ -27,6 +28,19 @@ StreamRunner::StreamRunner(const StreamConfig& cfg, std::unique_ptr<Source> sour
   }
 }
 
+namespace {
+// The ids a committed checkpoint lists as upserted by a batch that was never committed.
+std::vector<std::string> unconfirmed_upserts(const Checkpoint& cp) {
+  std::vector<std::string> ids;
+  auto it = cp.sink_positions.find(kUnconfirmedUpsertsKey);
+  if (it == cp.sink_positions.end() || !it->is_array()) return ids;
+  for (const auto& id : *it) {
+    if (id.is_string()) ids.push_back(id.get<std::string>());
+  }
+  return ids;
+}
+}  // namespace
+
 void StreamStats::observe_latency(double seconds) {
   size_t i = 0;
   while (i < kBatchLatencyBucketCount && seconds > kBatchLatencyBuckets[i]) ++i;
@@ -40,6 +54,8 @@ Status StreamRunner::recover() {
   if (!loaded.is_ok()) return loaded.status();
   committed_ = loaded.value() ? std::move(*loaded.value()) : Checkpoint{};
   acked_ = committed_;
+  records_unconfirmed_ = source_->emits_deletes() &&
+                         std::any_of(sinks_.begin(), sinks_.end(), [](Sink* s) { return s->keeps_uncommitted_writes(); });
   stats_.last_commit_ms.store(committed_.committed_at_ms);
   std::vector<Sink*> all = sinks_;
   all.push_back(dead_letter_sink_);
@@ -155,7 +171,7 @@ void StreamRunner::chain_pass(Queue& in, Queue& out, nlohmann::json chain_positi
 }
 
 // Stage 1a, on its own thread: pages from the source joined into batches.
-void StreamRunner::read_pass(Queue& queue) {
+void StreamRunner::read_pass(Queue& queue, std::vector<std::string> unconfirmed) {
   name_this_thread("ldx-rd:", cfg_.stream);
   using Clock = std::chrono::steady_clock;
   std::optional<Batch> building;
@@ -173,6 +189,7 @@ void StreamRunner::read_pass(Queue& queue) {
   };
   Status end = Status::ok();
   try {
+    if (!unconfirmed.empty() && source_->emits_deletes()) source_->adopt_unconfirmed_upserts(std::move(unconfirmed));
     if (auto st = source_->begin_pass(committed_.source_cursor); !st.is_ok()) {
       end = st;
     } else {
@@ -246,10 +263,36 @@ Status StreamRunner::finish_pending_commit() {
   return Status::ok();
 }
 
+// Before a batch that upserts reaches a sink that keeps uncommitted writes: its ids are
+// made durable beside the committed cursor (which does not move), so that if the batch is
+// never committed, the next pass learns that a sink may hold them.
+Status StreamRunner::commit_unconfirmed_upserts(const Batch& batch) {
+  std::set<std::string> ids;
+  for (const auto& r : batch.records) {
+    if (r.op == Op::kUpsert) ids.insert(r.id);
+  }
+  if (ids.empty()) return Status::ok();
+  // The previous batch's commit first: this checkpoint builds on it, and commits stay in order.
+  if (auto st = finish_pending_commit(); !st.is_ok()) return st;
+  Checkpoint cp = committed_;
+  for (auto& id : unconfirmed_upserts(cp)) ids.insert(std::move(id));  // still unadopted from a crash
+  cp.sink_positions[kUnconfirmedUpsertsKey] = ids;
+  if (auto st = commit_with_retry(cp); !st.is_ok()) return st;
+  committed_ = cp;
+  acked_ = std::move(cp);
+  return Status::ok();
+}
+
 // Stage 2 for one batch, then hands its checkpoint to stage 3.
 Status StreamRunner::deliver(Batch& batch) {
+  if (records_unconfirmed_) {
+    if (auto st = commit_unconfirmed_upserts(batch); !st.is_ok()) return st;
+  }
   Checkpoint next;
   next.sink_positions = acked_.sink_positions;
+  // The source adopted any unconfirmed upserts at the start of the pass, so its cursor
+  // covers them from now on; and this batch will be committed.
+  next.sink_positions.erase(kUnconfirmedUpsertsKey);
   if (!batch.chain_position.is_null()) next.sink_positions[kChainPositionKey] = batch.chain_position;
   const int64_t started_ms = wall_now_ms();
   for (size_t i = 0; i < sinks_.size(); ++i) {
@@ -305,7 +348,9 @@ Status StreamRunner::run_pass() {
       chain_pass(*to_chain, queue, std::move(chain));
     });
   }
-  std::thread reader([this, &queue, &to_chain] { read_pass(to_chain ? *to_chain : queue); });
+  std::thread reader([this, &queue, &to_chain, unconfirmed = unconfirmed_upserts(committed_)]() mutable {
+    read_pass(to_chain ? *to_chain : queue, std::move(unconfirmed));
+  });
   Status result = Status::ok();
   bool caught_up = false;
   try {

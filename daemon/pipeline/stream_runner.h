@@ -15,6 +15,14 @@
 // So a page's round trip, the sinks' acknowledgements and the checkpoint's fsync no
 // longer add up per page. Each hand-over holds at most one batch, so at most three
 // batches (five for a chained stream) are in memory at once.
+//
+// A sink that keeps uncommitted writes (Kafka at least once) would otherwise keep the
+// first upsert of an entity deleted before any commit knew of it. For a stream that
+// deletes (Source::emits_deletes), the ids a batch upserts are therefore committed
+// first, beside the unchanged cursor (kUnconfirmedUpsertsKey), and the batch is written
+// only then; after a crash the next pass adopts them (Source::adopt_unconfirmed_upserts)
+// and deletes those that are gone. That costs one more checkpoint commit per batch with
+// upserts, and such a batch is written only after the previous commit is durable.
 #pragma once
 
 #include <atomic>
@@ -88,9 +96,10 @@ class StreamRunner {
   };
   class Queue;
 
-  void read_pass(Queue& queue);
+  void read_pass(Queue& queue, std::vector<std::string> unconfirmed);
   void chain_pass(Queue& in, Queue& out, nlohmann::json chain_positions);
   Status deliver(Batch& batch);
+  Status commit_unconfirmed_upserts(const Batch& batch);
   Status commit_with_retry(const Checkpoint& cp);
   Status finish_pending_commit();
   Result<nlohmann::json> write_with_retry(Sink& sink, SinkStats* stats, const Batch& batch);
@@ -111,6 +120,7 @@ class StreamRunner {
   std::future<Status> pending_commit_;
   Committed pending_counts_;
   bool needs_recover_ = false;
+  bool records_unconfirmed_ = false;  // the source deletes, and a sink keeps uncommitted writes
   StreamStats stats_;
   std::mt19937 rng_{std::random_device{}()};
 };

@@ -42,6 +42,9 @@ class KafkaSink final : public Sink {
   Status open() override;
   Status recover(const std::string& stream, const nlohmann::json& committed_position) override;
   Result<nlohmann::json> write(const Batch& batch) override;
+  // At least once, a batch that was never committed stays in the topic (exactly once
+  // aborts its transaction).
+  [[nodiscard]] bool keeps_uncommitted_writes() const override { return !cfg_.exactly_once; }
   Status close() override;
   // For /readyz: the brokers answer a metadata request within 2 s.
   Status health() override;

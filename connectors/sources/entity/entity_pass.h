@@ -56,6 +56,10 @@ class EntityStream {
   [[nodiscard]] virtual const std::string& stream() const = 0;
   // What discovery must resolve before a pass (nothing: no discovery requests).
   [[nodiscard]] virtual bool needs_discovery() const { return true; }
+  // True for the snapshot-and-diff streams: they delete entities they upserted before,
+  // and their cursor is {"v":1,"snapshot":<SnapshotState>,...} (snapshot_pass.h), into
+  // which EntitySource adopts unconfirmed upserts (Source::adopt_unconfirmed_upserts).
+  [[nodiscard]] virtual bool emits_deletes() const { return false; }
   [[nodiscard]] virtual DiscoveryNeeds discovery() const { return {false, true}; }
   virtual Result<std::unique_ptr<EntityPass>> begin_pass(const nlohmann::json& cursor,
                                                          const std::vector<ProjectInfo>& projects, int64_t now_ms) = 0;

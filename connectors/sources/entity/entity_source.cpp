@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/time_util.h"
+#include "sources/entity/snapshot_pass.h"
 
 namespace ldx {
 
@@ -46,7 +47,17 @@ Status EntitySource::begin_pass(const nlohmann::json& committed_cursor) {
     if (!d.is_ok()) return d.status().with_context("discovery: ");
     projects = std::move(d.value());
   }
-  auto p = stream_->begin_pass(committed_cursor, projects, wall_now_ms());
+  nlohmann::json cursor = committed_cursor;
+  if (!unconfirmed_.empty() && stream_->emits_deletes()) {
+    auto adopted = cursor_with_unconfirmed(committed_cursor, unconfirmed_, stream());
+    if (!adopted.is_ok()) return adopted.status();
+    cursor = std::move(adopted.value());
+    spdlog::info("stream {}: {} upserts of a batch that was never committed may be in a sink; this pass upserts "
+                 "again those that exist and deletes those that do not",
+                 stream(), unconfirmed_.size());
+  }
+  unconfirmed_.clear();
+  auto p = stream_->begin_pass(cursor, projects, wall_now_ms());
   if (!p.is_ok()) return p.status();
   pass_ = std::move(p.value());
   return Status::ok();

@@ -35,6 +35,9 @@ class EntitySource final : public Source {
   [[nodiscard]] uint64_t requests_this_pass() const override {
     return client_.requests() + (discovery_client_ ? discovery_client_->requests() : 0);
   }
+  [[nodiscard]] bool emits_deletes() const override { return stream_->emits_deletes(); }
+  // Kept until the next begin_pass, which adopts them into the committed cursor's state.
+  void adopt_unconfirmed_upserts(std::vector<std::string> ids) override { unconfirmed_ = std::move(ids); }
 
  private:
   std::unique_ptr<EntityStream> stream_;
@@ -44,6 +47,7 @@ class EntitySource final : public Source {
   std::unique_ptr<EntityPass> pass_;
   uint64_t seq_ = 0;
   uint64_t steps_ = 0;
+  std::vector<std::string> unconfirmed_;
 };
 
 // Builds an HttpClient that sends `api_version` instead of the configured one (the

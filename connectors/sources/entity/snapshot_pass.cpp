@@ -30,6 +30,16 @@ Result<SnapshotState> snapshot_from_cursor(const nlohmann::json& cursor, const s
   return s;
 }
 
+Result<nlohmann::json> cursor_with_unconfirmed(const nlohmann::json& cursor, const std::vector<std::string>& ids,
+                                               const std::string& stream) {
+  auto state = snapshot_from_cursor(cursor, stream);
+  if (!state.is_ok()) return state.status();
+  for (const auto& id : ids) state.value().adopt_unconfirmed(id);
+  nlohmann::json out = cursor.is_null() ? snapshot_cursor(state.value()) : cursor;
+  out["snapshot"] = state.value().to_json();
+  return out;
+}
+
 SnapshotPass::SnapshotPass(SnapshotStream& stream, SnapshotState& state, std::vector<ListScope> scopes,
                            int64_t now_ms, CursorOf cursor_of)
     : stream_(stream), state_(state), cursor_of_(std::move(cursor_of)), scopes_(std::move(scopes)) {

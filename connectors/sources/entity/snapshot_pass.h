@@ -63,6 +63,10 @@ nlohmann::json snapshot_cursor(const SnapshotState& state);
 // About the serialized size of a SnapshotState (an id, a fingerprint and a generation per entity).
 inline size_t snapshot_cursor_bytes(const SnapshotState& state) { return 64 + state.size() * 48; }
 Result<SnapshotState> snapshot_from_cursor(const nlohmann::json& cursor, const std::string& stream);
+// `cursor` (a snapshot stream's, or null) with `ids` adopted into its state
+// (SnapshotState::adopt_unconfirmed); the rest of the cursor is kept as it is.
+Result<nlohmann::json> cursor_with_unconfirmed(const nlohmann::json& cursor, const std::vector<std::string>& ids,
+                                               const std::string& stream);
 
 class SnapshotPass final : public EntityPass {
  public:

@@ -36,6 +36,8 @@ Observed SnapshotState::observe(const std::string& id, const std::string& fp) {
 
 void SnapshotState::forget(const std::string& id) { known_.erase(id); }
 
+void SnapshotState::adopt_unconfirmed(const std::string& id) { known_.try_emplace(id, KnownEntity{"", 0}); }
+
 const KnownEntity* SnapshotState::find(const std::string& id) const {
   auto it = known_.find(id);
   return it == known_.end() ? nullptr : &it->second;

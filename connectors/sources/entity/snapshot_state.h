@@ -59,6 +59,12 @@ class SnapshotState {
   // still marked with the current generation (it is alive).
   Observed observe(const std::string& id, const std::string& fp);
   void forget(const std::string& id);
+  // An id a sink may hold an upsert of that this state never learnt of (the batch was
+  // not committed; Source::adopt_unconfirmed_upserts). Known from now on, with a
+  // fingerprint nothing matches and no snapshot's generation: the next listing upserts it
+  // again, and a complete snapshot that does not list it deletes it. Known ids are left
+  // as they are.
+  void adopt_unconfirmed(const std::string& id);
   [[nodiscard]] const KnownEntity* find(const std::string& id) const;
   [[nodiscard]] size_t size() const { return known_.size(); }
   // Ids starting with `prefix` (e.g. "default/production/").

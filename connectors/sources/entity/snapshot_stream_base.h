@@ -22,6 +22,7 @@ class SnapshotEntityStream final : public EntityStream {
       : s_(std::move(s)), needs_discovery_(needs_discovery), needs_(needs) {}
   [[nodiscard]] const std::string& stream() const override { return s_->stream(); }
   [[nodiscard]] bool needs_discovery() const override { return needs_discovery_; }
+  [[nodiscard]] bool emits_deletes() const override { return true; }
   [[nodiscard]] DiscoveryNeeds discovery() const override { return needs_; }
   Result<std::unique_ptr<EntityPass>> begin_pass(const nlohmann::json& cursor, const std::vector<ProjectInfo>& projects,
                                                  int64_t now_ms) override;

@@ -84,6 +84,7 @@ class ExperimentsEntityStream final : public EntityStream {
       : inner_(std::move(inner)), http_(ctx, kBetaApiVersion) {}
   [[nodiscard]] const std::string& stream() const override { return inner_->stream(); }
   [[nodiscard]] DiscoveryNeeds discovery() const override { return inner_->discovery(); }
+  [[nodiscard]] bool emits_deletes() const override { return inner_->emits_deletes(); }
   Result<std::unique_ptr<EntityPass>> begin_pass(const nlohmann::json& cursor, const std::vector<ProjectInfo>& projects,
                                                  int64_t now_ms) override {
     return inner_->begin_pass(cursor, projects, now_ms);

@@ -238,6 +238,7 @@ class FlagsEntityStream final : public EntityStream {
   FlagsEntityStream(const FlagsConfig& cfg, const LaunchDarklyConfig& ld)
       : cfg_(cfg), flags_(cfg.page_limit, ld), logic_(cfg.lookback.count()) {}
   [[nodiscard]] const std::string& stream() const override { return flags_.stream(); }
+  [[nodiscard]] bool emits_deletes() const override { return true; }
 
   Result<std::unique_ptr<EntityPass>> begin_pass(const nlohmann::json& cursor, const std::vector<ProjectInfo>& projects,
                                                  int64_t now_ms) override {

@@ -233,6 +233,7 @@ class SegmentsEntityStream final : public EntityStream {
   SegmentsEntityStream(const SegmentsConfig& cfg, const LaunchDarklyConfig& ld)
       : cfg_(cfg), segs_(cfg.page_limit, ld, high_) {}
   [[nodiscard]] const std::string& stream() const override { return segs_.stream(); }
+  [[nodiscard]] bool emits_deletes() const override { return true; }
 
   Result<std::unique_ptr<EntityPass>> begin_pass(const nlohmann::json& cursor, const std::vector<ProjectInfo>& projects,
                                                  int64_t now_ms) override {

@@ -44,6 +44,10 @@ class ScriptedSource final : public Source {
     return std::optional<Batch>(std::move(b));
   }
   uint64_t requests_this_pass() const override { return 0; }
+  bool emits_deletes() const override { return deletes; }
+  void adopt_unconfirmed_upserts(std::vector<std::string> ids) override { adopted.push_back(std::move(ids)); }
+  bool deletes = false;
+  std::vector<std::vector<std::string>> adopted;
   std::vector<nlohmann::json> begun_from;
   std::atomic<int> pages_read{0};
   int fail_at = -1;  // next_batch() fails when this page is next
@@ -77,6 +81,8 @@ class FakeSink final : public Sink {
     return nlohmann::json(written);
   }
   Status close() override { return Status::ok(); }
+  bool keeps_uncommitted_writes() const override { return keeps; }
+  bool keeps = false;
   int written = 0;
   int recoveries = 0;
   std::vector<size_t> batch_sizes;
@@ -145,6 +151,99 @@ TEST(StreamRunner, CommitsCursorWithEverySinkPositionAfterEachBatch) {
   EXPECT_EQ(cp.sink_positions["b"], 3);
   EXPECT_EQ(cp.sink_positions[kDeadLetterSinkName], 1);  // the dead letter of batch 2
   EXPECT_EQ(r->stats().dead_letters.load(), 1u);
+}
+
+// Kafka at least once keeps what it was sent even if the batch is never committed. For a
+// stream that deletes, the ids a batch upserts are committed before it is written.
+TEST(StreamRunner, UpsertsBoundForASinkThatKeepsUncommittedWritesAreCommittedFirst) {
+  Fixture f;
+  auto r = f.make(3);
+  f.src->deletes = true;
+  f.a.keeps = true;
+  std::vector<std::pair<nlohmann::json, nlohmann::json>> seen;  // (cursor, ids) durable at each write
+  f.a.on_write = [&](const Batch&) {
+    const auto& cp = f.store.cps["s"];
+    seen.emplace_back(cp.source_cursor, cp.sink_positions.value(kUnconfirmedUpsertsKey, nlohmann::json()));
+  };
+  ASSERT_TRUE(r->recover().is_ok());
+  ASSERT_TRUE(r->run_pass().is_ok());
+  // Batch n (id n-1) is written only once its id is durable, beside the previous cursor.
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0], std::make_pair(nlohmann::json(), nlohmann::json{"0"}));
+  EXPECT_EQ(seen[1], std::make_pair(nlohmann::json(1), nlohmann::json{"1"}));
+  EXPECT_EQ(seen[2], std::make_pair(nlohmann::json(2), nlohmann::json{"2"}));
+  EXPECT_EQ(f.store.commits, 6);  // one more per batch
+  const auto& cp = f.store.cps["s"];
+  EXPECT_EQ(cp.source_cursor, 3);
+  EXPECT_FALSE(cp.sink_positions.contains(kUnconfirmedUpsertsKey));  // the cursor covers them
+  EXPECT_TRUE(f.src->adopted.empty());
+}
+
+TEST(StreamRunner, NoExtraCommitUnlessTheStreamDeletesAndASinkKeepsUncommittedWrites) {
+  for (const auto& [deletes, keeps] : {std::pair{true, false}, std::pair{false, true}}) {
+    Fixture f;
+    auto r = f.make(3);
+    f.src->deletes = deletes;
+    f.a.keeps = keeps;
+    ASSERT_TRUE(r->recover().is_ok());
+    ASSERT_TRUE(r->run_pass().is_ok());
+    EXPECT_EQ(f.store.commits, 3);
+    EXPECT_FALSE(f.store.cps["s"].sink_positions.contains(kUnconfirmedUpsertsKey));
+  }
+}
+
+TEST(StreamRunner, AfterACrashTheNextRunHandsTheUnconfirmedUpsertsToTheSource) {
+  Fixture f;
+  {
+    auto r = f.make(3);
+    f.src->deletes = true;
+    f.a.keeps = true;
+    // Batch 2 reaches a (Kafka), then b refuses it for good: the process ends uncommitted.
+    f.a.on_write = [&](const Batch& b) {
+      if (b.records[0].id == "1") f.b.fail_next_fatal = true;
+    };
+    ASSERT_TRUE(r->recover().is_ok());
+    EXPECT_TRUE(r->run_pass().is_fatal());
+    EXPECT_EQ(f.a.written, 2);
+    EXPECT_EQ(f.store.cps["s"].source_cursor, 1);
+    EXPECT_EQ(f.store.cps["s"].sink_positions[kUnconfirmedUpsertsKey], nlohmann::json{"1"});
+  }
+  // The next process.
+  f.a.on_write = nullptr;
+  f.b.fail_next_fatal = false;
+  auto r = f.make(3);
+  f.src->deletes = true;
+  f.a.keeps = true;
+  ASSERT_TRUE(r->recover().is_ok());
+  ASSERT_TRUE(r->run_pass().is_ok());
+  ASSERT_EQ(f.src->adopted.size(), 1u);
+  EXPECT_EQ(f.src->adopted[0], std::vector<std::string>{"1"});
+  ASSERT_EQ(f.src->begun_from.size(), 1u);
+  EXPECT_EQ(f.src->begun_from[0], 1);  // adopted before the pass began, from the committed cursor
+  const auto& cp = f.store.cps["s"];
+  EXPECT_EQ(cp.source_cursor, 3);
+  EXPECT_FALSE(cp.sink_positions.contains(kUnconfirmedUpsertsKey));
+}
+
+TEST(StreamRunner, UnconfirmedUpsertsNotYetAdoptedStayDurableUntilACommitCoversThem) {
+  Fixture f;
+  Checkpoint crashed;
+  crashed.source_cursor = 1;
+  crashed.sink_positions = {{"a", 1}, {"b", 1}, {kUnconfirmedUpsertsKey, {"9"}}};
+  ASSERT_TRUE(f.store.commit("s", crashed).is_ok());
+  auto r = f.make(3);
+  f.src->deletes = true;
+  f.a.keeps = true;
+  std::vector<nlohmann::json> durable;
+  f.a.on_write = [&](const Batch&) { durable.push_back(f.store.cps["s"].sink_positions[kUnconfirmedUpsertsKey]); };
+  ASSERT_TRUE(r->recover().is_ok());
+  ASSERT_TRUE(r->run_pass().is_ok());
+  ASSERT_EQ(durable.size(), 2u);
+  // Until the first commit of this pass, "9" (adopted by the source, not yet in a
+  // committed cursor) stays listed beside the batch's own id.
+  EXPECT_EQ(durable[0], (nlohmann::json{"1", "9"}));
+  EXPECT_EQ(durable[1], nlohmann::json{"2"});
+  EXPECT_FALSE(f.store.cps["s"].sink_positions.contains(kUnconfirmedUpsertsKey));
 }
 
 TEST(StreamRunner, FatalSinkErrorHoldsTheCursor) {

@@ -16,6 +16,29 @@ TEST(SnapshotState, NewChangedSameByFingerprint) {
   EXPECT_EQ(s.find("a")->fp, "v2");
 }
 
+TEST(SnapshotState, AnAdoptedUnconfirmedIdIsUpsertedWhenListedAndUnseenWhenNot) {
+  SnapshotState s;
+  s.begin_snapshot(1000);
+  s.observe("a", "v1");
+  s.end_snapshot(all);
+  s.adopt_unconfirmed("a");  // known: left as it is
+  EXPECT_EQ(s.find("a")->fp, "v1");
+  s.adopt_unconfirmed("b");
+  s.adopt_unconfirmed("c");
+  ASSERT_NE(s.find("b"), nullptr);
+  EXPECT_EQ(s.size(), 3u);
+  // The state survives a commit.
+  auto back = SnapshotState::from_json(s.to_json());
+  ASSERT_TRUE(back.is_ok());
+  s = std::move(back.value());
+  s.begin_snapshot(2000);
+  // Listed again: its fingerprint never matches, so it is written again.
+  EXPECT_EQ(s.observe("b", "v1"), Observed::kChanged);
+  EXPECT_EQ(s.observe("a", "v1"), Observed::kSame);
+  // Not listed: a deletion candidate like any known id.
+  EXPECT_EQ(s.unseen(all), std::vector<std::string>{"c"});
+}
+
 TEST(SnapshotState, UnseenOnlyAfterANewGenerationAndOnlySelected) {
   SnapshotState s;
   s.begin_snapshot(1000);

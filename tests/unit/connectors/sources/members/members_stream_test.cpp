@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "../entity/fake_api.h"
+#include "sources/entity/snapshot_pass.h"
 #include "sources/environments/environments_source.h"
 #include "sources/projects/projects_source.h"
 
@@ -46,6 +49,54 @@ TEST(MembersStream, ChangedMembersAndRemovedOnes) {
   EXPECT_EQ(a.last["m3"]["data"]["role"], "admin");
   EXPECT_EQ(api.targets.back(), "/api/v2/members/m1") << "the disappearance was confirmed";
   EXPECT_EQ(a.all.size(), 7u);
+}
+
+// A sink that keeps uncommitted writes (Kafka at least once) received the first batch of
+// the very first pass, then the process died before the commit: nothing committed knows
+// m0 and m1. m1 is deleted before the next pass.
+TEST(MembersStream, UnconfirmedUpsertsOfAnUncommittedBatchAreUpsertedAgainOrDeleted) {
+  FakeApi api;
+  for (int i = 0; i < 5; ++i) api.lists["/api/v2/members"].push_back(member("m" + std::to_string(i)));
+  MembersConfig cfg;
+  cfg.page_limit = 2;
+  LaunchDarklyConfig ld;
+  Archive kafka;
+  run_pass(*make_members_stream(cfg, ld), nullptr, {}, api, kafka, 1, 1);
+  ASSERT_EQ(kafka.ops(), (std::map<std::string, std::string>{{"m0", "upsert"}, {"m1", "upsert"}}));
+  auto& list = api.lists["/api/v2/members"];
+  list.erase(list.begin() + 1);  // m1 deleted
+  const Archive before_restart = kafka;
+
+  // Without the ids, the restarted pass (from the committed cursor: none) never learns
+  // of m1, and the sink keeps its upsert for good.
+  Archive without = before_restart;
+  ASSERT_TRUE(run_pass(*make_members_stream(cfg, ld), nullptr, {}, api, without, 2).completed);
+  EXPECT_EQ(without.last["m1"]["op"], "upsert");
+
+  // With them (what the stream runner committed before writing the batch):
+  auto cursor = cursor_with_unconfirmed(nullptr, {"m0", "m1"}, "members");
+  ASSERT_TRUE(cursor.is_ok()) << cursor.status().message();
+  Archive with = before_restart;
+  api.targets.clear();
+  ASSERT_TRUE(run_pass(*make_members_stream(cfg, ld), cursor.value(), {}, api, with, 2).completed);
+  EXPECT_EQ(with.last["m1"]["op"], "delete");
+  EXPECT_TRUE(with.last["m1"]["data"].is_null());
+  EXPECT_EQ(std::count(api.targets.begin(), api.targets.end(), "/api/v2/members/m1"), 1)
+      << "the disappearance was confirmed";
+  for (const char* id : {"m0", "m2", "m3", "m4"}) EXPECT_EQ(with.last[id]["op"], "upsert") << id;
+  EXPECT_EQ(with.all.size(), before_restart.all.size() + 5);  // m0 again, m2..m4, m1's delete
+}
+
+TEST(MembersStream, AdoptingUnconfirmedUpsertsKeepsTheRestOfTheCursor) {
+  nlohmann::json cursor = {{"v", 1}, {"snapshot", nullptr}, {"refresh", {{"high", 7}}}};
+  auto adopted = cursor_with_unconfirmed(cursor, {"x"}, "flags");
+  ASSERT_TRUE(adopted.is_ok());
+  EXPECT_EQ(adopted.value()["refresh"]["high"], 7);
+  auto state = snapshot_from_cursor(adopted.value(), "flags");
+  ASSERT_TRUE(state.is_ok());
+  EXPECT_NE(state.value().find("x"), nullptr);
+  auto bad = cursor_with_unconfirmed(nlohmann::json{{"v", 9}}, {"x"}, "flags");
+  EXPECT_FALSE(bad.is_ok());
 }
 
 TEST(ProjectsStream, AListOfKeysReadsEachProjectAndDeletesAGoneOne) {
