@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "../entity/fake_api.h"
+#include "sources/entity/snapshot_pass.h"
 #include "sources/flags/flag_normalizer.h"
 
 namespace ldx {
@@ -285,6 +286,34 @@ TEST_F(FlagsRefreshTest, CrashWhileFetchingRedoesOneFlag) {
   ASSERT_TRUE(resumed.completed);
   EXPECT_EQ(api_.requests, 2) << "the two pending flags, no new audit read";
   expect_matches(a, {});
+}
+
+// Kafka (at least once) received a refresh batch upserting a new flag, then the daemon
+// died before the commit; the flag is deleted before the next pass. The stream runner
+// had committed the flag's id as unconfirmed, and the resumed refresh deletes it.
+TEST_F(FlagsRefreshTest, AnUnconfirmedUpsertOfAFlagDeletedSinceIsDeletedByTheRefresh) {
+  Archive kafka;
+  const int64_t t0 = 1'800'000'000'000;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, kafka, t0);
+  ASSERT_TRUE(r1.completed);
+  world_.live["flag-9"] = flag("flag-9", 1);
+  world_.publish(api_);
+  audit("e1", t0 + 10'000, "flag-9");
+  // Batches: the audit page, the merge, then flag-9's GET; none of them committed.
+  run_pass(*stream(), r1.final_cursor, projects_, api_, kafka, t0 + 60'000, 3);
+  ASSERT_EQ(kafka.last["default/flag-9"]["op"], "upsert");
+  world_.live.erase("flag-9");
+  world_.publish(api_);
+  audit("e2", t0 + 70'000, "flag-9");
+
+  Archive without = kafka;
+  ASSERT_TRUE(run_pass(*stream(), r1.final_cursor, projects_, api_, without, t0 + 120'000).completed);
+  EXPECT_EQ(without.last["default/flag-9"]["op"], "upsert") << "the flag was never known: no delete";
+
+  auto adopted = cursor_with_unconfirmed(r1.final_cursor, {"default/flag-9"}, "flags");
+  ASSERT_TRUE(adopted.is_ok());
+  ASSERT_TRUE(run_pass(*stream(), adopted.value(), projects_, api_, kafka, t0 + 120'000).completed);
+  expect_matches(kafka, {"flag-9"});
 }
 
 TEST(FlagOfResource, NamesOneFlag) {
