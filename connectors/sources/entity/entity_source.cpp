@@ -52,8 +52,8 @@ Status EntitySource::begin_pass(const nlohmann::json& committed_cursor) {
     auto adopted = cursor_with_unconfirmed(committed_cursor, unconfirmed_, stream());
     if (!adopted.is_ok()) return adopted.status();
     cursor = std::move(adopted.value());
-    spdlog::info("stream {}: {} upserts of a batch that was never committed may be in a sink; this pass upserts "
-                 "again those that exist and deletes those that do not",
+    spdlog::info("stream {}: {} id(s) upserted by a batch that was never committed may be in a sink; this pass "
+                 "upserts again those that exist and deletes those that do not",
                  stream(), unconfirmed_.size());
   }
   unconfirmed_.clear();
