@@ -189,7 +189,7 @@ void StreamRunner::read_pass(Queue& queue, std::vector<std::string> unconfirmed)
   };
   Status end = Status::ok();
   try {
-    if (!unconfirmed.empty() && source_->emits_deletes()) source_->adopt_unconfirmed_upserts(std::move(unconfirmed));
+    if (!unconfirmed.empty()) source_->adopt_unconfirmed_upserts(std::move(unconfirmed));
     if (auto st = source_->begin_pass(committed_.source_cursor); !st.is_ok()) {
       end = st;
     } else {

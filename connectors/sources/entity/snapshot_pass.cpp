@@ -35,7 +35,8 @@ Result<nlohmann::json> cursor_with_unconfirmed(const nlohmann::json& cursor, con
   auto state = snapshot_from_cursor(cursor, stream);
   if (!state.is_ok()) return state.status();
   for (const auto& id : ids) state.value().adopt_unconfirmed(id);
-  nlohmann::json out = cursor.is_null() ? snapshot_cursor(state.value()) : cursor;
+  if (cursor.is_null()) return snapshot_cursor(state.value());
+  nlohmann::json out = cursor;
   out["snapshot"] = state.value().to_json();
   return out;
 }
