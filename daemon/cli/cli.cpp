@@ -13,6 +13,7 @@
 #include "ldexport_version.h"
 #include "pipeline/exporter.h"
 #include "registry.h"
+#include "telemetry/log_fields.h"
 #include "telemetry/logging.h"
 
 namespace ldx {
@@ -77,7 +78,7 @@ class SignalWatcher {
 int export_command(const std::string& config_path, bool once) {
   auto cfg = load_or_report(config_path);
   if (!cfg) return kExitInvalid;
-  setup_logging(cfg->log);
+  setup_logging(cfg->log, LogOutput::kStdout);
   StopSignal stop;
   SignalWatcher signals(stop, cfg->shutdown_timeout);
   Exporter exporter(*cfg, stop);
@@ -88,6 +89,7 @@ int export_command(const std::string& config_path, bool once) {
       spdlog::info("stopped before the export started: {}", st.message());
       return 0;
     }
+    LogScope request(st);
     spdlog::error("cannot start: {}", st.message());
     return st.is_fatal() ? kExitInvalid : kExitFailed;
   }

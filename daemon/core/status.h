@@ -27,14 +27,30 @@ class [[nodiscard]] Status {
   [[nodiscard]] bool is_retryable() const { return cls_ == ErrorClass::kRetryable; }
   [[nodiscard]] bool is_fatal() const { return cls_ == ErrorClass::kFatal; }
   [[nodiscard]] const std::string& message() const { return msg_; }
-  // Prefixes context ("sink archive: ") while keeping the class.
-  [[nodiscard]] Status with_context(const std::string& ctx) const { return {cls_, ctx + msg_}; }
+  // Prefixes context ("sink archive: ") while keeping the class and the request.
+  [[nodiscard]] Status with_context(const std::string& ctx) const {
+    Status s = *this;
+    s.msg_ = ctx + msg_;
+    return s;
+  }
+  // The LaunchDarkly request an error came from, for the log line that reports it
+  // (telemetry/log_fields.h): path and query, and the HTTP status (0: no answer).
+  [[nodiscard]] Status with_request(std::string path, long http_status) const {
+    Status s = *this;
+    s.request_path_ = std::move(path);
+    s.http_status_ = http_status;
+    return s;
+  }
+  [[nodiscard]] const std::string& request_path() const { return request_path_; }
+  [[nodiscard]] long http_status() const { return http_status_; }
   [[nodiscard]] std::string describe() const;
 
  private:
   Status(ErrorClass c, std::string m) : cls_(c), msg_(std::move(m)) {}
   ErrorClass cls_ = ErrorClass::kOk;
   std::string msg_;
+  std::string request_path_;
+  long http_status_ = 0;
 };
 
 const char* error_class_name(ErrorClass c);

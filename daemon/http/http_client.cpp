@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "ldexport_version.h"
+#include "telemetry/log_fields.h"
 
 namespace ldx {
 
@@ -120,35 +121,41 @@ Result<HttpResponse> HttpClient::send(const char* method, const std::string& tar
                                       const std::string& route) {
   auto url = url_for(target);
   if (!url.is_ok()) return url.status();
-  const std::string what = std::string(method) + " " + describe_target(target);
+  const std::string path = describe_target(target);
+  const std::string what = std::string(method) + " " + path;
+  // Log lines about this request, and errors it returns, carry its path and status.
+  LogScope path_scope(LogField::kPath, path);
+  long status = 0;
+  auto fail = [&](const Status& st) { return st.with_request(path, status); };
   int failures = 0;
   int throttles = 0;
   Status last;
   while (true) {
-    if (stop_.stop_requested()) return Status::retryable(what + ": stopping");
+    if (stop_.stop_requested()) return fail(Status::retryable(what + ": stopping"));
     Millis wait = budget_.reserve(route);
     if (wait.count() > 0) {
       stats_.rate_limit_waits.fetch_add(1);
       stats_.rate_limit_wait_ms.fetch_add(static_cast<uint64_t>(wait.count()));
       spdlog::debug("rate limit: waiting {} ms before {}", wait.count(), what);
-      if (!stop_.sleep_for(wait)) return Status::retryable(what + ": stopping");
+      if (!stop_.sleep_for(wait)) return fail(Status::retryable(what + ": stopping"));
     }
     HttpResponse resp;
     Status st = perform_once(method, *url, body, resp);
+    status = st.is_ok() ? resp.status : 0;
     if (st.is_ok()) {
       budget_.on_response(route, resp.status, parse_rate_limit_headers(resp.headers));
       if (resp.status == 429) {
         stats_.throttled_429.fetch_add(1);
         // 429s wait as told (in the budget) and do not use up retries, but a storm
         // that never ends is reported after many of them.
-        if (++throttles > 1000) return Status::retryable(what + ": still rate limited after 1000 attempts");
+        if (++throttles > 1000) return fail(Status::retryable(what + ": still rate limited after 1000 attempts"));
         continue;
       }
       if (resp.status == 401 || resp.status == 403) {
-        return Status::fatal(what + ": LaunchDarkly answered " + std::to_string(resp.status) +
+        return fail(Status::fatal(what + ": LaunchDarkly answered " + std::to_string(resp.status) +
                              (resp.status == 401 ? " unauthorized: the access token is missing, wrong or revoked"
                                                  : " forbidden: the access token lacks permission for this resource") +
-                             " (check launchdarkly.token)");
+                             " (check launchdarkly.token)"));
       }
       if (resp.status < 500 && resp.status != 408) return resp;
       last = Status::retryable(what + ": HTTP " + std::to_string(resp.status));
@@ -156,14 +163,17 @@ Result<HttpResponse> HttpClient::send(const char* method, const std::string& tar
       last = st.with_context(what + ": ");
     }
     if (++failures > cfg_.max_retries) {
-      return Status::retryable(last.message() + " (gave up after " + std::to_string(failures) + " attempts)");
+      return fail(Status::retryable(last.message() + " (gave up after " + std::to_string(failures) + " attempts)"));
     }
     stats_.retries.fetch_add(1);
     int64_t cap = std::min<int64_t>(cfg_.retry_max.count(), cfg_.retry_base.count() << std::min(failures, 20));
     std::uniform_int_distribution<int64_t> dist(cfg_.retry_base.count() / 2, std::max<int64_t>(cap, 1));
     Millis backoff(dist(rng_));
-    spdlog::debug("{}; retry {} in {} ms", last.message(), failures, backoff.count());
-    if (!stop_.sleep_for(backoff)) return Status::retryable(what + ": stopping");
+    {
+      LogScope status_scope(LogField::kStatus, status > 0 ? std::to_string(status) : std::string());
+      spdlog::debug("{}; retry {} in {} ms", last.message(), failures, backoff.count());
+    }
+    if (!stop_.sleep_for(backoff)) return fail(Status::retryable(what + ": stopping"));
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <random>
 
+#include "telemetry/log_fields.h"
 #include "telemetry/metrics.h"
 #include <thread>
 
@@ -23,6 +24,7 @@ Exporter::~Exporter() {
 
 void Exporter::close_sinks() {
   for (auto& s : sinks_) {
+    LogScope sink_scope(LogField::kSink, s->name());
     if (auto st = s->close(); !st.is_ok()) spdlog::error("sink {}: close failed: {}", s->name(), st.message());
   }
   if (dead_letter_) (void)dead_letter_->close();
@@ -33,6 +35,7 @@ Status Exporter::open_step(bool wait, const std::string& what, const std::functi
   for (int attempt = 1;; ++attempt) {
     Status st = step();
     if (st.is_ok() || !wait || !st.is_retryable()) return st;
+    LogScope request(st);
     spdlog::warn("{} is not available yet (attempt {}): {}; retrying in {} s", what, attempt, st.message(),
                  backoff.count() / 1000);
     if (!stop_.sleep_for(backoff)) return Status::retryable("stopped while waiting for " + what);
@@ -59,6 +62,7 @@ Status Exporter::open(bool wait_for_destinations) {
   for (const auto& sc : cfg_.sinks) {
     // A fresh sink per attempt: a failed open() may leave one half set up.
     std::unique_ptr<Sink> opened;
+    LogScope sink_scope(LogField::kSink, sc->name);
     auto st = open_step(wait, "sink " + sc->name, [&]() -> Status {
       auto sink = sc->build(stop_);
       if (!sink.is_ok()) return sink.status();
@@ -90,6 +94,7 @@ Status Exporter::open(bool wait_for_destinations) {
     if (!sc->enabled) continue;
     auto src = sc->build(ctx);
     if (!src.is_ok()) return src.status().with_context("stream " + sc->stream + ": ");
+    LogScope stream_scope(LogField::kStream, sc->stream);
     auto runner = std::make_unique<StreamRunner>(*sc, std::move(src.value()), sink_ptrs, dead_letter_.get(),
                                                  *store_, stop_);
     if (auto st = open_step(wait, "stream " + sc->stream + "'s recovery", [&] { return runner->recover(); });
@@ -143,6 +148,7 @@ Status Exporter::pass_with_retries(StreamRunner& r, int max_attempts) {
     Status st = r.run_pass();
     if (st.is_ok() || st.is_fatal() || stop_.stop_requested()) return st;
     if (max_attempts > 0 && attempt >= max_attempts) return st;
+    LogScope request(st);
     spdlog::warn("{}; the pass restarts from the committed cursor in {} ms", st.message(), backoff.count());
     if (!stop_.sleep_for(backoff)) return Status::ok();
     backoff = std::min(backoff * 2, Millis(60'000));
@@ -154,6 +160,7 @@ void Exporter::progress_loop(StopSignal& until) {
     auto& hs = http_->stats();
     for (auto& r : runners_) {
       auto& s = r->stats();
+      LogScope stream_scope(LogField::kStream, r->stream());
       spdlog::info("progress {}: {} records, {} pages, {} dead letters", r->stream(), s.records.load(),
                    s.pages.load(), s.dead_letters.load());
     }
@@ -169,9 +176,11 @@ int Exporter::run_once() {
   std::vector<std::thread> threads;
   for (auto& r : runners_) {
     threads.emplace_back([&, runner = r.get()] {
+      LogScope stream_scope(LogField::kStream, runner->stream());
       Status st = pass_with_retries(*runner, 5);
       if (!st.is_ok() && !stop_.stop_requested()) {
         if (st.is_fatal()) runner->stats().fatal.store(true);
+        LogScope request(st);
         spdlog::error("stream {} failed: {}", runner->stream(), st.describe());
         failures.fetch_add(1);
       }
@@ -191,11 +200,13 @@ int Exporter::run_forever() {
   std::vector<std::thread> threads;
   for (auto& r : runners_) {
     threads.emplace_back([&, runner = r.get()] {
+      LogScope stream_scope(LogField::kStream, runner->stream());
       std::mt19937 rng(std::random_device{}());
       while (!stop_.stop_requested()) {
         Status st = pass_with_retries(*runner, 0);
         if (st.is_fatal()) {
           runner->stats().fatal.store(true);
+          LogScope request(st);
           spdlog::error("stream {} stopped: {}", runner->stream(), st.describe());
           fatal.fetch_add(1);
           return;

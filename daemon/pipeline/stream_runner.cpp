@@ -11,6 +11,7 @@
 
 #include "common/hash_chain.h"
 #include "core/time_util.h"
+#include "telemetry/log_fields.h"
 
 namespace ldx {
 
@@ -50,6 +51,7 @@ void StreamStats::observe_latency(double seconds) {
 }
 
 Status StreamRunner::recover() {
+  LogScope stream_scope(LogField::kStream, cfg_.stream);
   auto loaded = store_.load(cfg_.stream);
   if (!loaded.is_ok()) return loaded.status();
   committed_ = loaded.value() ? std::move(*loaded.value()) : Checkpoint{};
@@ -62,6 +64,7 @@ Status StreamRunner::recover() {
   for (Sink* s : all) {
     nlohmann::json pos;
     if (committed_.sink_positions.contains(s->name())) pos = committed_.sink_positions[s->name()];
+    LogScope sink_scope(LogField::kSink, s->name());
     if (auto st = s->recover(cfg_.stream, pos); !st.is_ok()) {
       return st.with_context("stream " + cfg_.stream + ", sink " + s->name() + ": ");
     }
@@ -114,6 +117,7 @@ class StreamRunner::Queue {
 };
 
 Result<nlohmann::json> StreamRunner::write_with_retry(Sink& sink, SinkStats* stats, const Batch& batch) {
+  LogScope sink_scope(LogField::kSink, sink.name());
   Millis backoff{500};
   for (int attempt = 1;; ++attempt) {
     auto r = sink.write(batch);
@@ -142,6 +146,7 @@ void name_this_thread(const std::string& prefix, const std::string& stream) {
 // same), then handed to the writer.
 void StreamRunner::chain_pass(Queue& in, Queue& out, nlohmann::json chain_positions) {
   name_this_thread("ldx-ch:", cfg_.stream);
+  LogScope stream_scope(LogField::kStream, cfg_.stream);
   while (true) {
     Item item = in.pop();
     if (!item.batch) {  // the reader is done (or the pass was cut short)
@@ -173,6 +178,7 @@ void StreamRunner::chain_pass(Queue& in, Queue& out, nlohmann::json chain_positi
 // Stage 1a, on its own thread: pages from the source joined into batches.
 void StreamRunner::read_pass(Queue& queue, std::vector<std::string> unconfirmed) {
   name_this_thread("ldx-rd:", cfg_.stream);
+  LogScope stream_scope(LogField::kStream, cfg_.stream);
   using Clock = std::chrono::steady_clock;
   std::optional<Batch> building;
   size_t building_bytes = 0;
@@ -240,6 +246,7 @@ Status StreamRunner::commit_with_retry(const Checkpoint& cp) {
     Status st = store_.commit(cfg_.stream, cp);
     if (st.is_ok()) return st;
     if (!st.is_retryable()) return st.with_context("stream " + cfg_.stream + ", checkpoint: ");
+    LogScope stream_scope(LogField::kStream, cfg_.stream);  // also on the commit's own thread
     spdlog::warn("stream {}: checkpoint commit failed: {}; retrying", cfg_.stream, st.message());
     if (!stop_.sleep_for(backoff)) return Status::retryable("stopping before the checkpoint was committed");
     backoff = std::min(backoff * 2, Millis(10'000));
@@ -334,6 +341,7 @@ Status StreamRunner::deliver(Batch& batch) {
 }
 
 Status StreamRunner::run_pass() {
+  LogScope stream_scope(LogField::kStream, cfg_.stream);
   if (needs_recover_) {
     // The last pass failed: a sink may hold a batch nobody committed. Discard it first.
     if (auto st = recover(); !st.is_ok()) return st;

@@ -5,22 +5,59 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <memory>
+
 #include "core/json_writer.h"
 #include "core/time_util.h"
+#include "telemetry/log_fields.h"
 
 namespace ldx {
+
+namespace {
+constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v";
+
+bool all_digits(const std::string& s) {
+  if (s.empty() || s.size() > 9) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+}  // namespace
+
+void format_json_log_line(std::string& out, int64_t time_ms, std::string_view level, std::string_view msg) {
+  out += "{\"time\":\"";
+  out += format_rfc3339_ms(time_ms);
+  out += "\",\"level\":\"";
+  out += level;
+  out += "\",\"msg\":";
+  append_json_string(out, msg);
+  // Formatted on the thread that logs, so these are the fields of the line's own work.
+  const auto& fields = log_fields();
+  for (size_t i = 0; i < kLogFieldCount; ++i) {
+    const std::string& v = fields[i];
+    if (v.empty()) continue;
+    out += ",\"";
+    out += log_field_name(static_cast<LogField>(i));
+    out += "\":";
+    if (static_cast<LogField>(i) == LogField::kStatus && all_digits(v)) {
+      out += v;
+    } else {
+      append_json_string(out, v);
+    }
+  }
+  out += "}\n";
+}
 
 namespace {
 class JsonLineFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
-    std::string out = "{\"time\":\"" + format_rfc3339_ms(ms) + "\",\"level\":\"";
-    auto lvl = spdlog::level::to_string_view(msg.level);
-    out.append(lvl.data(), lvl.size());
-    out += "\",\"msg\":";
-    append_json_string(out, std::string_view(msg.payload.data(), msg.payload.size()));
-    out += "}\n";
+    const auto level = spdlog::level::to_string_view(msg.level);
+    std::string out;
+    format_json_log_line(out, ms, std::string_view(level.data(), level.size()),
+                         std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(out.data(), out.data() + out.size());
   }
   [[nodiscard]] std::unique_ptr<spdlog::formatter> clone() const override {
@@ -31,13 +68,20 @@ class JsonLineFormatter final : public spdlog::formatter {
 
 void setup_default_logging() {
   auto logger = spdlog::stderr_color_mt("ldexport");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logger->set_pattern(kTextPattern);
   spdlog::set_default_logger(logger);
 }
 
-void setup_logging(const LogConfig& cfg) {
+void setup_logging(const LogConfig& cfg, LogOutput output) {
+  const bool to_stdout = output == LogOutput::kStdout;
+  if (to_stdout) {
+    auto logger = std::make_shared<spdlog::logger>("ldexport", std::make_shared<spdlog::sinks::stdout_color_sink_mt>());
+    logger->set_pattern(kTextPattern);
+    spdlog::set_default_logger(logger);
+  }
   spdlog::set_level(spdlog::level::from_str(cfg.level));
-  bool json = cfg.format == "json" || (cfg.format == "auto" && !::isatty(STDERR_FILENO));
+  const int fd = to_stdout ? STDOUT_FILENO : STDERR_FILENO;
+  const bool json = cfg.format == "json" || (cfg.format == "auto" && !::isatty(fd));
   if (json) spdlog::set_formatter(std::make_unique<JsonLineFormatter>());
 }
 

@@ -558,7 +558,8 @@ class Chaos:
         for _ in range(2):
             p = self.ws.once(self.sim, timeout=600)
             self.ws.outputs[-1] = self.ws.outputs[-1][-20000:]
-        log("caught up:\n" + "\n".join(l for l in p.stdout.splitlines() if l.strip()))
+        # The summary lines (the JSON log lines share stdout with them).
+        log("caught up:\n" + "\n".join(l for l in p.stdout.splitlines() if l.strip() and not l.startswith("{")))
 
         check(not self.unexpected, "%d daemon(s) exited without being killed: %s" %
               (len(self.unexpected), "\n".join("rc %s, %s:\n%s" % u for u in self.unexpected[:2])))

@@ -4,6 +4,7 @@ Each test proves what a compliance user relies on: every ground-truth entry exac
 once, through faults, 429s, kill -9 and live appends; the token nowhere.
 Run: python3 test_audit_export.py <ld-simulator> <ldexport> [test names...]
 """
+import json
 import os
 import random
 import signal
@@ -140,6 +141,13 @@ def bad_token_fails_clearly(sim_bin, ldx):
         check(p.returncode != 0, "a wrong token exited 0")
         check("401 unauthorized" in out, "no clear auth message: %s" % out[-2000:])
         check(env["LD_API_TOKEN"] not in out, "the token was printed")
+        # The JSON log line of the failure names its stream, request path and status.
+        lines = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+        failed = [l for l in lines if l["level"] == "error" and "401 unauthorized" in l["msg"]]
+        check(failed, "no JSON error line on stdout for the 401: %s" % p.stdout[-2000:])
+        check(failed[0].get("stream") == "audit_log" and failed[0].get("status") == 401
+              and failed[0].get("path", "").startswith("/api/v2/auditlog"),
+              "the 401 line lacks stream, path or status: %r" % failed[0])
     ws.cleanup()
 
 

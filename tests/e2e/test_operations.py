@@ -1,6 +1,7 @@
 """End-to-end operations checks: /metrics, /healthz, /readyz, graceful stop.
 Run: python3 test_operations.py <ld-simulator> <ldexport> [test names...]
 """
+import json
 import os
 import re
 import shutil
@@ -187,8 +188,9 @@ def run_waits_for_a_sink_that_is_down_at_start(sim_bin, ldx):
                             % pg.dsn(db))
             pg.stop()
             once = ws.once(sim, timeout=120, expect_rc=1)
-            check("cannot start" in once.stderr and "warehouse" in once.stderr,
-                  "once with Postgres down: no clear error naming the sink:\n" + once.stderr[-2000:])
+            # `once` logs on stdout (README "Logs"), one JSON object per line.
+            check("cannot start" in once.stdout and "warehouse" in once.stdout,
+                  "once with Postgres down: no clear error naming the sink:\n" + once.stdout[-2000:])
             p = ws.start_run(sim)
             try:
                 base = "http://127.0.0.1:%d" % ws.status_port(p)
@@ -199,6 +201,11 @@ def run_waits_for_a_sink_that_is_down_at_start(sim_bin, ldx):
                         waiting = "sink warehouse is not available yet" in f.read()
                     time.sleep(0.2)
                 check(waiting, "no 'not available yet' line while Postgres was down")
+                with open(p.log.name) as f:
+                    lines = [json.loads(l) for l in f if l.startswith("{")]
+                waits = [l for l in lines if "is not available yet" in l["msg"]]
+                check(waits and all(l.get("sink") == "warehouse" for l in waits),
+                      "the waiting lines do not carry sink=warehouse: %r" % waits[:2])
                 check(p.poll() is None, "ldexport run exited while Postgres was down (rc %s)" % p.poll())
                 check(http_get(base + "/healthz")[0] == 200, "/healthz must answer while waiting for a sink")
                 check(http_get(base + "/readyz")[0] == 503, "/readyz must not be ready while waiting for a sink")

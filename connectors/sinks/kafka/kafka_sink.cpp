@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/time_util.h"
+#include "telemetry/log_fields.h"
 
 namespace ldx {
 
@@ -81,6 +82,7 @@ void KafkaSink::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, v
 void KafkaSink::on_log(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
   auto* self = static_cast<KafkaSink*>(rd_kafka_opaque(rk));
   const std::string& name = self ? self->cfg_.name : std::string();
+  LogScope sink_scope(LogField::kSink, name);  // librdkafka's own threads
   // Property-scope notes ("a producer property ignored by this consumer") are expected:
   // the checkpoint reader gets the user's properties for SASL/SSL.
   if (std::string_view(fac) == "CONFWARN") level = 7;
@@ -98,6 +100,7 @@ void KafkaSink::on_log(const rd_kafka_t* rk, int level, const char* fac, const c
 void KafkaSink::on_error(rd_kafka_t* /*rk*/, int err, const char* reason, void* opaque) {
   auto* self = static_cast<KafkaSink*>(opaque);
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  LogScope sink_scope(LogField::kSink, self->cfg_.name);
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     spdlog::error("kafka sink {}: fatal producer error: {}", self->cfg_.name, reason);
   } else {

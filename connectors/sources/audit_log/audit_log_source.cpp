@@ -86,7 +86,8 @@ Status AuditLogSource::begin_pass(const nlohmann::json& committed_cursor) {
 }
 
 Status AuditLogSource::fetch_detail(Record& r, std::vector<DeadLetter>& dead) {
-  auto resp = http_->get("/api/v2/auditlog/" + url_escape(r.id), kDetailRoute);
+  const std::string target = "/api/v2/auditlog/" + url_escape(r.id);
+  auto resp = http_->get(target, kDetailRoute);
   if (!resp.is_ok()) return resp.status();
   if (resp->status == 404) {
     // Listed but gone: keep the listing version and say why in the dead-letter output.
@@ -94,10 +95,12 @@ Status AuditLogSource::fetch_detail(Record& r, std::vector<DeadLetter>& dead) {
                     r.data, r.observed_at_ms});
     return Status::ok();
   }
-  if (resp->status != 200) return Status::retryable("GET /api/v2/auditlog/" + r.id + ": " + api_error(*resp));
+  if (resp->status != 200) {
+    return Status::retryable("GET " + target + ": " + api_error(*resp)).with_request(target, resp->status);
+  }
   simdjson::dom::element doc;
   if (detail_parser_.parse(resp->body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
-    return Status::retryable("GET /api/v2/auditlog/" + r.id + ": response is not a JSON object");
+    return Status::retryable("GET " + target + ": response is not a JSON object").with_request(target, resp->status);
   }
   auto detailed = normalize_audit_entry(doc, policy_, r.observed_at_ms);
   if (!detailed.is_ok()) {
@@ -113,16 +116,19 @@ Status AuditLogSource::fetch_list_page(const std::string& target, simdjson::dom:
                                        simdjson::dom::array& items, std::string& next_href) {
   auto resp = http_->get(target, kListRoute);
   if (!resp.is_ok()) return resp.status();
-  if (resp->status == 400 || resp->status == 404) {
-    return Status::fatal("GET " + target + ": LaunchDarkly rejected the request: " + api_error(*resp));
+  const long status = resp->status;
+  if (status == 400 || status == 404) {
+    return Status::fatal("GET " + target + ": LaunchDarkly rejected the request: " + api_error(*resp))
+        .with_request(target, status);
   }
-  if (resp->status != 200) return Status::retryable("GET " + target + ": " + api_error(*resp));
+  if (status != 200) return Status::retryable("GET " + target + ": " + api_error(*resp)).with_request(target, status);
   simdjson::dom::element doc;
   if (auto err = parser.parse(resp->body).get(doc); err != simdjson::SUCCESS) {
-    return Status::retryable("GET " + target + ": response is not valid JSON (" + simdjson::error_message(err) + ")");
+    return Status::retryable("GET " + target + ": response is not valid JSON (" + simdjson::error_message(err) + ")")
+        .with_request(target, status);
   }
   if (doc["items"].get(items) != simdjson::SUCCESS) {
-    return Status::retryable("GET " + target + ": response has no items array");
+    return Status::retryable("GET " + target + ": response has no items array").with_request(target, status);
   }
   std::string_view next;
   next_href.clear();

@@ -43,16 +43,18 @@ Result<ApiAnswer> EntityClient::call(const ApiCall& c) {
   a.body_bytes = resp->body.size();
   if (a.status == 200) {
     if (auto err = parser_.parse(resp->body).get(a.doc); err != simdjson::SUCCESS) {
-      return Status::retryable(c.describe() + ": response is not valid JSON (" + simdjson::error_message(err) + ")");
+      return Status::retryable(c.describe() + ": response is not valid JSON (" + simdjson::error_message(err) + ")")
+          .with_request(c.target, a.status);
     }
     return a;
   }
   a.message = error_message(parser_, resp->body);
   if (a.status == 400 || a.status == 404) return a;
   const std::string what = c.describe() + ": " + describe_api_error(a.status, a.message);
-  if (a.status == 409 || a.status == 425 || a.status == 408) return Status::retryable(what);
-  if (a.status >= 400 && a.status < 500) return Status::fatal(what);
-  return Status::retryable(what + " (unexpected status)");
+  Status st = Status::retryable(what + " (unexpected status)");
+  if (a.status == 409 || a.status == 425 || a.status == 408) st = Status::retryable(what);
+  else if (a.status >= 400 && a.status < 500) st = Status::fatal(what);
+  return st.with_request(c.target, a.status);
 }
 
 }  // namespace ldx

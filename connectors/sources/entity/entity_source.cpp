@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/time_util.h"
+#include "telemetry/log_fields.h"
 #include "sources/entity/snapshot_pass.h"
 
 namespace ldx {
@@ -85,7 +86,13 @@ Result<std::optional<Batch>> EntitySource::next_batch() {
       auto answer = client_.call(step.call);
       if (!answer.is_ok()) return answer.status();
       read_bytes += answer->body_bytes;
-      if (auto st = pass_->on_answer(step.call, answer.value(), now, out); !st.is_ok()) return st;
+      // What the pass logs or fails with about this answer names its request.
+      const std::string status = std::to_string(answer->status);
+      LogScope path(LogField::kPath, step.call.target);
+      LogScope answered(LogField::kStatus, status);
+      if (auto st = pass_->on_answer(step.call, answer.value(), now, out); !st.is_ok()) {
+        return st.request_path().empty() ? st.with_request(step.call.target, answer->status) : st;
+      }
     }
     if (++steps_in_batch >= kMaxStepsPerBatch || read_bytes >= pass_->cursor_bytes_hint()) break;
   }

@@ -73,7 +73,7 @@ class KafkaEndToEnd : public ::testing::TestWithParam<bool> {
   std::unique_ptr<Child> ldexport(const std::string& verb, const std::string& config) {
     return std::make_unique<Child>(std::vector<std::string>{LDX_LDEXPORT_BIN, verb, "-c", config},
                                    std::map<std::string, std::string>{{"LD_API_TOKEN", token_}},
-                                   (dir_ / "ldexport.log").string());
+                                   (dir_ / "ldexport.log").string(), true);
   }
 
   // Messages in the data topic so far (sum of high watermarks).

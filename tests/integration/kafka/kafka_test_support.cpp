@@ -144,7 +144,7 @@ Batch make_batch(const std::string& stream, const std::vector<std::string>& ids,
 }
 
 Child::Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-             const std::string& log_file) {
+             const std::string& log_file, bool all_output_to_log) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   pid_ = fork();
@@ -154,6 +154,7 @@ Child::Child(const std::vector<std::string>& argv, const std::map<std::string, s
     if (!log_file.empty()) {
       int lf = open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (lf >= 0) dup2(lf, STDERR_FILENO);
+      if (lf >= 0 && all_output_to_log) dup2(lf, STDOUT_FILENO);
     }
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;

@@ -42,8 +42,10 @@ Batch make_batch(const std::string& stream, const std::vector<std::string>& ids,
 // A child process with its stdout readable line by line.
 class Child {
  public:
+  // With log_file, stderr goes there; with all_output_to_log too, stdout as well (for
+  // ldexport, which logs on stdout: nobody reads the pipe, and a full pipe would block it).
   Child(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
-        const std::string& log_file = "");
+        const std::string& log_file = "", bool all_output_to_log = false);
   ~Child();
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;

@@ -1,0 +1,87 @@
+// JSON log lines carry the stream, sink, request path and status of the work they are
+// about (README "Logs"), set per thread by LogScope and restored when a scope ends.
+#include "telemetry/log_fields.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "telemetry/logging.h"
+
+namespace ldx {
+namespace {
+
+nlohmann::json line(std::string_view msg = "hello") {
+  std::string out;
+  format_json_log_line(out, 1764000000123, "info", msg);
+  EXPECT_EQ(out.back(), '\n');
+  EXPECT_EQ(out.find('\n'), out.size() - 1) << "one line per event";
+  return nlohmann::json::parse(out);
+}
+
+TEST(LogFields, LineWithoutScopeHasOnlyTimeLevelMsg) {
+  const auto j = line("a \"quoted\"\nmessage");
+  EXPECT_EQ(j, nlohmann::json({{"time", "2025-11-24T16:00:00.123Z"}, {"level", "info"},
+                               {"msg", "a \"quoted\"\nmessage"}}));
+}
+
+TEST(LogFields, ScopesAddFieldsAndNestedScopesRestoreThem) {
+  {
+    LogScope stream(LogField::kStream, "audit_log");
+    EXPECT_EQ(line()["stream"], "audit_log");
+    EXPECT_FALSE(line().contains("sink"));
+    {
+      LogScope sink(LogField::kSink, "warehouse");
+      LogScope inner(LogField::kStream, "flags");
+      const auto j = line();
+      EXPECT_EQ(j["stream"], "flags");
+      EXPECT_EQ(j["sink"], "warehouse");
+    }
+    const auto j = line();
+    EXPECT_EQ(j["stream"], "audit_log") << "the outer value is back";
+    EXPECT_FALSE(j.contains("sink")) << "unset again after its scope";
+  }
+  EXPECT_FALSE(line().contains("stream"));
+}
+
+TEST(LogFields, StatusIsANumberAndPathIsEscaped) {
+  LogScope path(LogField::kPath, "/api/v2/flags/p?filter=\"x\"");
+  LogScope status(LogField::kStatus, "503");
+  const auto j = line();
+  EXPECT_EQ(j["path"], "/api/v2/flags/p?filter=\"x\"");
+  ASSERT_TRUE(j["status"].is_number_integer());
+  EXPECT_EQ(j["status"], 503);
+}
+
+TEST(LogFields, AnErrorCarriesItsRequestThroughContext) {
+  const Status st = Status::fatal("GET /api/v2/auditlog: LaunchDarkly answered 401")
+                        .with_request("/api/v2/auditlog?limit=20", 401)
+                        .with_context("stream audit_log: ");
+  EXPECT_TRUE(st.is_fatal());
+  EXPECT_EQ(st.message(), "stream audit_log: GET /api/v2/auditlog: LaunchDarkly answered 401");
+  {
+    LogScope request(st);
+    const auto j = line();
+    EXPECT_EQ(j["path"], "/api/v2/auditlog?limit=20");
+    EXPECT_EQ(j["status"], 401);
+  }
+  EXPECT_FALSE(line().contains("path"));
+  // An error with no request (a sink's) sets nothing.
+  LogScope none(Status::retryable("sink down"));
+  EXPECT_FALSE(line().contains("path"));
+  EXPECT_FALSE(line().contains("status"));
+}
+
+TEST(LogFields, FieldsBelongToTheirThread) {
+  LogScope stream(LogField::kStream, "contexts");
+  nlohmann::json other;
+  std::thread t([&] { other = line(); });
+  t.join();
+  EXPECT_FALSE(other.contains("stream"));
+  EXPECT_EQ(line()["stream"], "contexts");
+}
+
+}  // namespace
+}  // namespace ldx
