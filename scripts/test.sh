@@ -2,8 +2,9 @@
 # The whole test suite: installs what is missing, builds, runs every test (unit,
 # conformance against the real OpenAPI spec, integration on real Postgres and the
 # Kafka mock cluster, end-to-end against the simulator), then builds again with
-# AddressSanitizer + UndefinedBehaviorSanitizer and runs the suite there too, and
-# finally runs the libFuzzer targets for a fixed number of iterations.
+# AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit, conformance and
+# integration tests there too, and finally runs the libFuzzer targets for a fixed
+# number of iterations.
 # .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,13 +26,15 @@ ctest --test-dir build/ci --output-on-failure -j "$jobs" --timeout 900
 
 if [ "${LDX_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== build with AddressSanitizer + UndefinedBehaviorSanitizer"
-  # Unit tests and the simulator's conformance run under the sanitizers, so only their
-  # binaries are built; the integration and end-to-end suites ran in the plain build above.
-  LDX_BUILD_TARGETS="ldx_unit_tests ld-simulator" \
+  # Unit, conformance and integration tests (the Kafka and Postgres sinks on the mock
+  # cluster and a real Postgres, and ldexport killed and restarted against them) run
+  # under the sanitizers, so only their binaries are built; the end-to-end and chaos
+  # suites ran in the plain build above.
+  LDX_BUILD_TARGETS="ldx_unit_tests ld-simulator ldexport kafka-mock kafka_integration_tests ldx_postgres_integration_tests" \
     bash scripts/build.sh asan -DLDX_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
   echo "== tests under ASan + UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 1800 -L "unit|conformance"
+    ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 1800 -L "unit|conformance|integration"
 fi
 if [ "${LDX_SKIP_FUZZ:-0}" != "1" ]; then
   # libFuzzer (clang) on the normalizer, the config loader and the rate-limit headers, a
