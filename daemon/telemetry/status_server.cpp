@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <chrono>
+
 namespace ldx {
 
 StatusServer::StatusServer(std::string listen, Handlers handlers)
@@ -26,13 +28,29 @@ Result<int> StatusServer::start() {
   });
   int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound < 0) return Status::fatal("cannot listen on " + listen_ + " (http.listen): address in use or not available");
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listener_done_.store(true);
+  });
+  wait_until_listening();
   return bound;
 }
 
+// httplib's Server::stop() does nothing until the listener thread is inside listen():
+// a stop() in that window (ldexport failing to open a sink just after start()) left
+// the thread in accept() for good, and the process hung on exit. So both start() and
+// stop() wait for the listener to be running first.
+void StatusServer::wait_until_listening() {
+  while (!server_->is_running() && !listener_done_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 void StatusServer::stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  if (!thread_.joinable()) return;
+  wait_until_listening();
+  if (!listener_done_.load()) server_->stop();
+  thread_.join();
 }
 
 }  // namespace ldx

@@ -4,6 +4,7 @@
 // reads atomics and snapshots, never blocks the pipeline.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,8 +27,10 @@ class StatusServer {
   };
   StatusServer(std::string listen, Handlers handlers);
   ~StatusServer();
-  // Binds (port 0 picks a free port) and starts serving; returns the bound port.
+  // Binds (port 0 picks a free port) and starts serving; returns the bound port once
+  // the listener thread accepts connections.
   Result<int> start();
+  // Safe at any moment after start(), even at once: returns when the listener has ended.
   void stop();
 
  private:
@@ -35,6 +38,8 @@ class StatusServer {
   Handlers handlers_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> listener_done_{false};  // the listener thread has returned
+  void wait_until_listening();
 };
 
 }  // namespace ldx
