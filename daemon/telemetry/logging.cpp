@@ -26,9 +26,9 @@ bool all_digits(const std::string& s) {
 }  // namespace
 
 void format_json_log_line(std::string& out, int64_t time_ms, std::string_view level, std::string_view msg) {
-  out += "{\"time\":\"";
-  out += format_rfc3339_ms(time_ms);
-  out += "\",\"level\":\"";
+  out += "{\"time\":";
+  append_json_timestamp(out, time_ms);
+  out += ",\"level\":\"";
   out += level;
   out += "\",\"msg\":";
   append_json_string(out, msg);
