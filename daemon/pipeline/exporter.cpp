@@ -161,8 +161,8 @@ void Exporter::progress_loop(StopSignal& until) {
     for (auto& r : runners_) {
       auto& s = r->stats();
       LogScope stream_scope(LogField::kStream, r->stream());
-      spdlog::info("progress {}: {} records, {} pages, {} dead letters", r->stream(), s.records.load(),
-                   s.pages.load(), s.dead_letters.load());
+      spdlog::info("progress {}: {} records, {} pages, {} dead letters; {} records read in this pass", r->stream(),
+                   s.records.load(), s.pages.load(), s.dead_letters.load(), s.read_this_pass.load());
     }
     spdlog::info("progress http: {} requests, {} retries, {} rate-limited (429), {} rate-limit waits ({:.1f} s)",
                  hs.requests.load(), hs.retries.load(), hs.throttled_429.load(), hs.rate_limit_waits.load(),

@@ -194,6 +194,7 @@ void StreamRunner::read_pass(Queue& queue, std::vector<std::string> unconfirmed)
     return queue.push(Item{std::move(b), Status::ok()});
   };
   Status end = Status::ok();
+  stats_.read_this_pass.store(0);
   try {
     if (!unconfirmed.empty()) source_->adopt_unconfirmed_upserts(std::move(unconfirmed));
     if (auto st = source_->begin_pass(committed_.source_cursor); !st.is_ok()) {
@@ -210,6 +211,7 @@ void StreamRunner::read_pass(Queue& queue, std::vector<std::string> unconfirmed)
           break;
         }
         Batch& page = *next.value();
+        stats_.read_this_pass.fetch_add(page.records.size());
         if (!building) {
           building = std::move(page);
           building_since = Clock::now();

@@ -61,6 +61,9 @@ struct StreamStats {
   std::atomic<uint64_t> passes{0};
   std::atomic<uint64_t> sink_retries{0};
   std::atomic<uint64_t> requests_last_pass{0};
+  // Records the source has handed over in the current (or last) pass, committed or not:
+  // `records` moves once per committed batch, this as pages arrive (progress lines).
+  std::atomic<uint64_t> read_this_pass{0};
   std::atomic<int64_t> last_pass_end_ms{0};
   std::atomic<int64_t> newest_occurred_ms{0};
   std::atomic<int64_t> last_commit_ms{0};

@@ -23,7 +23,7 @@ def metric(text, name, labels=""):
 def metrics_match_the_export(sim_bin, ldx):
     ws = Workspace(ldx, "metrics")
     with Simulator(sim_bin, "--seed", 9, "--audit-entries", 2000, "--rate-limit", 400, "--fault-rate", 0.03) as sim:
-        ws.write_config(sim, interval="2s")
+        ws.write_config(sim, interval="2s", progress="1s")
         p = ws.start_run(sim)
         try:
             port = ws.status_port(p)
@@ -63,6 +63,19 @@ def metrics_match_the_export(sim_bin, ldx):
             check(promtool is not None, "promtool (Debian package prometheus) is not installed")
             pc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
             check(pc.returncode == 0, "promtool check metrics failed:\n%s%s" % (pc.stdout, pc.stderr))
+            # Progress lines: committed records, and what the current pass has read so far.
+            progress = re.compile(r"progress audit_log: (\d+) records, \d+ pages, \d+ dead letters; "
+                                  r"(\d+) records read in this pass")
+            line = None
+            while line is None and time.time() < deadline:
+                with open(p.log.name) as f:
+                    for entry in f:
+                        m = progress.search(entry)
+                        if m and int(m.group(1)) == 2000:
+                            line = json.loads(entry)
+                time.sleep(0.2)
+            check(line is not None, "no progress line with the 2000 committed records")
+            check(line.get("stream") == "audit_log", "the progress line has no stream field: %s" % line)
         finally:
             rc = ws.finish_run(p)
         check(rc == 0, "SIGTERM exit code %d" % rc)

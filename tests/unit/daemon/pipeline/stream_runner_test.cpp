@@ -356,7 +356,19 @@ TEST(StreamRunner, ACheckpointThatCannotBeCommittedFailsThePass) {
   EXPECT_NE(st.message().find("checkpoint disk full"), std::string::npos);
   EXPECT_EQ(f.store.commits, 0);
   EXPECT_EQ(r->stats().records.load(), 0u);  // nothing counts as exported
+  EXPECT_GE(r->stats().read_this_pass.load(), 1u);  // but progress shows what was read
   EXPECT_LE(f.a.written, 2);  // the sinks wrote at most one batch past the failed commit
+}
+
+TEST(StreamRunner, CountsTheRecordsReadInEachPass) {
+  Fixture f;
+  auto r = f.make(5, 2);
+  ASSERT_TRUE(r->recover().is_ok());
+  ASSERT_TRUE(r->run_pass().is_ok());
+  EXPECT_EQ(r->stats().read_this_pass.load(), 5u);
+  ASSERT_TRUE(r->run_pass().is_ok());  // caught up: the next pass starts from zero
+  EXPECT_EQ(r->stats().read_this_pass.load(), 0u);
+  EXPECT_EQ(r->stats().records.load(), 5u);
 }
 
 TEST(StreamRunner, StopEndsThePassAfterCommittingWhatWasRead) {
