@@ -1,7 +1,10 @@
 #include "checkpoint/file/file_checkpoint_store.h"
 
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "core/time_util.h"
 
@@ -12,13 +15,47 @@ Status FileCheckpointStore::open() {
   return lock_.acquire(dir_ / ".lock", "checkpoint directory");
 }
 
+namespace {
+// The file's bytes; nullopt only when it does not exist. Any other failure is an error:
+// taken for "nothing committed", it would make every sink discard its committed output.
+Result<std::optional<std::string>> read_checkpoint_file(const std::filesystem::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT) return std::optional<std::string>{};
+    const std::string msg = "cannot open checkpoint " + path.string() + ": " + std::strerror(err);
+    // Out of descriptors or memory, or an I/O hiccup: worth another try. Anything else
+    // (permissions, a directory in the way) needs an operator.
+    if (err == EMFILE || err == ENFILE || err == ENOMEM || err == EIO || err == EINTR || err == EAGAIN) {
+      return Status::retryable(msg);
+    }
+    return Status::fatal(msg);
+  }
+  std::string bytes;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      const std::string msg = "cannot read checkpoint " + path.string() + ": " + std::strerror(err);
+      return err == EIO ? Status::retryable(msg) : Status::fatal(msg);
+    }
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return std::optional<std::string>(std::move(bytes));
+}
+}  // namespace
+
 Result<std::optional<Checkpoint>> FileCheckpointStore::load(const std::string& stream) {
   auto path = file_for(stream);
-  std::ifstream in(path);
-  if (!in) return std::optional<Checkpoint>{};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  auto bytes = read_checkpoint_file(path);
+  if (!bytes.is_ok()) return bytes.status();
+  if (!bytes.value()) return std::optional<Checkpoint>{};
+  nlohmann::json j = nlohmann::json::parse(*bytes.value(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return Status::fatal("checkpoint " + path.string() + " is not valid JSON; move it aside or run 'ldexport checkpoints reset " + stream + "'");
   }
@@ -45,11 +82,13 @@ Status FileCheckpointStore::commit(const std::string& stream, const Checkpoint& 
 Result<std::vector<std::string>> FileCheckpointStore::list_streams() {
   std::vector<std::string> out;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
-    std::string name = e.path().filename().string();
+  std::filesystem::directory_iterator it(dir_, ec);
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    std::string name = it->path().filename().string();
     const std::string suffix = ".checkpoint.json";
     if (name.size() > suffix.size() && name.ends_with(suffix)) out.push_back(name.substr(0, name.size() - suffix.size()));
   }
+  if (ec) return Status::fatal("cannot list checkpoint directory " + dir_.string() + ": " + ec.message());
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <vector>
 
 namespace ldx {
 namespace {
@@ -37,6 +41,47 @@ TEST(FileCheckpointStore, CommitLoadListReset) {
   EXPECT_FALSE(fs::exists(tmp.path / "audit_log.checkpoint.json.tmp"));
   ASSERT_TRUE(store.reset("audit_log").is_ok());
   EXPECT_FALSE(store.load("audit_log").value().has_value());
+}
+
+// A checkpoint that exists but cannot be read must never look like "nothing committed":
+// recover() would then have every sink discard its committed output (the archive
+// truncated to nothing, the stream exported again from its start).
+TEST(FileCheckpointStore, OutOfDescriptorsIsAnErrorNotAFirstRun) {
+  TempDir tmp;
+  FileCheckpointStore store(tmp.path);
+  ASSERT_TRUE(store.open().is_ok());
+  Checkpoint cp;
+  cp.source_cursor = {{"high", 42}};
+  ASSERT_TRUE(store.commit("audit_log", cp).is_ok());
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &old), 0);
+  rlimit low = old;
+  low.rlim_cur = 64;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> held;
+  for (int fd; (fd = ::dup(0)) >= 0;) held.push_back(fd);  // every descriptor taken
+  auto r = store.load("audit_log");
+  for (int fd : held) ::close(fd);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &old), 0);
+  ASSERT_FALSE(r.is_ok()) << "an unreadable checkpoint was taken for no checkpoint";
+  EXPECT_TRUE(r.status().is_retryable()) << r.status().message();
+  EXPECT_NE(r.status().message().find("audit_log.checkpoint.json"), std::string::npos) << r.status().message();
+  // Once descriptors are back, the committed cursor is read as it was.
+  auto back = store.load("audit_log");
+  ASSERT_TRUE(back.is_ok());
+  ASSERT_TRUE(back.value());
+  EXPECT_EQ(back.value()->source_cursor, cp.source_cursor);
+}
+
+TEST(FileCheckpointStore, AnUnreadableCheckpointIsFatal) {
+  TempDir tmp;
+  fs::create_directory(tmp.path / "audit_log.checkpoint.json");  // in the way, as root cannot be denied
+  FileCheckpointStore store(tmp.path);
+  ASSERT_TRUE(store.open().is_ok());
+  auto r = store.load("audit_log");
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_TRUE(r.status().is_fatal());
+  EXPECT_NE(r.status().message().find("cannot read checkpoint"), std::string::npos) << r.status().message();
 }
 
 TEST(FileCheckpointStore, UnknownFormatIsFatalNotIgnored) {
