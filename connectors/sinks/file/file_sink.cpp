@@ -52,10 +52,14 @@ FileSink::StreamFile* FileSink::state_for(const std::string& stream) {
   return it == streams_.end() ? nullptr : it->second.get();
 }
 
-Status FileSink::open_current(StreamFile& sf, bool create) {
+FileSink::StreamFile::~StreamFile() {
+  if (fd >= 0) ::close(fd);
+}
+
+Status FileSink::open_current(StreamFile& sf, bool create, bool empty) {
   if (sf.fd >= 0) ::close(sf.fd);
   auto p = sf.dir / file_name(sf.dir.filename().string(), sf.seq);
-  sf.fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC | (create ? O_CREAT : 0), 0644);
+  sf.fd = ::open(p.c_str(), O_WRONLY | O_CLOEXEC | (create ? O_CREAT : 0) | (empty ? O_TRUNC : 0), 0644);
   if (sf.fd < 0) return Status::retryable(sys_err("cannot open archive file", p));
   if (create) return fsync_dir(sf.dir);
   return Status::ok();
@@ -95,7 +99,9 @@ Status FileSink::recover(const std::string& stream, const nlohmann::json& pos) {
   }
   // Remove files after the committed one: they hold only uncommitted records. Files the
   // manifest records as pruned are left only by an interrupted prune: finish it.
-  for (const auto& e : std::filesystem::directory_iterator(sf->dir, ec)) {
+  std::filesystem::directory_iterator files(sf->dir, ec);
+  for (; !ec && files != std::filesystem::directory_iterator(); files.increment(ec)) {
+    const auto& e = *files;
     std::string fname = e.path().filename().string();
     unsigned long long seq = 0;
     std::string prefix = stream + "-";
@@ -106,6 +112,9 @@ Status FileSink::recover(const std::string& stream, const nlohmann::json& pos) {
       if (ec) return Status::fatal("cannot remove uncommitted archive file " + e.path().string() + ": " + ec.message());
     }
   }
+  // Unlisted, an uncommitted later file would survive, and the next rotation would write
+  // over its first bytes.
+  if (ec) return Status::retryable("cannot list archive directory " + sf->dir.string() + ": " + ec.message());
   sf->seq = keep_seq;
   auto p = sf->dir / file_name(stream, keep_seq);
   struct stat st {};
@@ -231,13 +240,21 @@ Status FileSink::rotate(const std::string& stream, StreamFile& sf) {
   (void)stream;
   ++sf.seq;
   sf.offset = 0;
-  return open_current(sf, true);
+  return open_current(sf, true, true);
 }
 
 Result<nlohmann::json> FileSink::write(const Batch& batch) {
   StreamFile* sf = state_for(batch.stream);
   if (sf == nullptr) return Status::fatal("file sink " + name_ + ": stream " + batch.stream + " was not recovered");
   if (batch.records.empty()) return position_of(sf->seq, sf->offset);
+  if (sf->fd < 0) {
+    // The last open failed (a rotation out of descriptors or space): try again, and cut
+    // anything past what was acked, as recover() would.
+    if (auto s = open_current(*sf, true); !s.is_ok()) return s;
+    if (::ftruncate(sf->fd, sf->offset) != 0) {
+      return Status::retryable(sys_err("cannot truncate archive file", sf->dir / file_name(batch.stream, sf->seq)));
+    }
+  }
   bool rotated = false;
   if (sf->offset >= rotate_bytes_) {
     if (auto s = rotate(batch.stream, *sf); !s.is_ok()) return s;

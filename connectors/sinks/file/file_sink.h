@@ -53,13 +53,19 @@ class FileSink final : public Sink {
 
  private:
   struct StreamFile {
+    StreamFile() = default;
+    StreamFile(const StreamFile&) = delete;
+    StreamFile& operator=(const StreamFile&) = delete;
+    ~StreamFile();  // closes fd: recover() replaces the stream's state after every failed pass
     std::filesystem::path dir;
     uint64_t seq = 1;
     int64_t offset = 0;
-    int fd = -1;
+    int fd = -1;  // -1 after a failed open: write() opens the current file again
     ChainAnchor anchor;  // from the chain manifest
   };
-  Status open_current(StreamFile& sf, bool create);
+  // create: O_CREAT (and fsync the directory); empty: the file must hold nothing yet
+  // (a new file after rotation), so any stale bytes are cut.
+  Status open_current(StreamFile& sf, bool create, bool empty = false);
   Status rotate(const std::string& stream, StreamFile& sf);
   StreamFile* state_for(const std::string& stream);
   Status prune_locked(const std::string& stream, StreamFile& sf, int64_t now_ms);

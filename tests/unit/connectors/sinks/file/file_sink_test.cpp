@@ -106,6 +106,74 @@ TEST(FileSink, RotatesBySizeAndRecoverRemovesLaterFiles) {
   }
 }
 
+size_t open_descriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// recover() runs again after every failed pass: a long LaunchDarkly outage must not
+// leak a descriptor per pass until the process runs out.
+TEST(FileSink, RecoverAgainDoesNotLeakDescriptors) {
+  TempDir tmp;
+  FileSink sink("archive", tmp.path, 1 << 20);
+  ASSERT_TRUE(sink.open().is_ok());
+  ASSERT_TRUE(sink.recover("s", nullptr).is_ok());
+  auto committed = sink.write(batch_of("s", 0, 3)).value();
+  const size_t before = open_descriptors();
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(sink.recover("s", committed).is_ok());
+  EXPECT_EQ(open_descriptors(), before);
+  ASSERT_TRUE(sink.close().is_ok());
+}
+
+// A rotation whose new file cannot be created (out of space or descriptors; here a
+// directory in its place) is a retryable error, and the retry succeeds once it can.
+TEST(FileSink, ARotationThatCannotOpenItsFileIsRetriedNotFatal) {
+  TempDir tmp;
+  FileSink sink("archive", tmp.path, 300);
+  ASSERT_TRUE(sink.open().is_ok());
+  ASSERT_TRUE(sink.recover("s", nullptr).is_ok());
+  nlohmann::json pos;
+  int n = 0;
+  while (!fs::exists(tmp.path / "s" / "s-000002.jsonl") && n < 100) {
+    pos = sink.write(batch_of("s", n, 1)).value();
+    ++n;
+    if (pos["offset"].get<int64_t>() >= 300) break;  // the next write rotates
+  }
+  ASSERT_EQ(pos["file"], 1);
+  fs::create_directory(tmp.path / "s" / "s-000002.jsonl");
+  auto failed = sink.write(batch_of("s", n, 2));
+  ASSERT_FALSE(failed.is_ok());
+  EXPECT_TRUE(failed.status().is_retryable()) << failed.status().message();
+  fs::remove(tmp.path / "s" / "s-000002.jsonl");
+  auto retried = sink.write(batch_of("s", n, 2));
+  ASSERT_TRUE(retried.is_ok()) << retried.status().message();
+  EXPECT_EQ(retried.value()["file"], 2);
+  auto lines = read_lines(tmp.path / "s");
+  ASSERT_EQ(lines.size(), static_cast<size_t>(n + 2));
+  for (const auto& l : lines) EXPECT_TRUE(nlohmann::json::accept(l)) << l;
+}
+
+// A new file after rotation holds nothing yet: stale bytes at its name (a file an
+// earlier recover() could not remove) are cut, not left behind the new lines.
+TEST(FileSink, RotationStartsTheNewFileEmpty) {
+  TempDir tmp;
+  FileSink sink("archive", tmp.path, 300);
+  ASSERT_TRUE(sink.open().is_ok());
+  ASSERT_TRUE(sink.recover("s", nullptr).is_ok());
+  std::ofstream(tmp.path / "s" / "s-000002.jsonl") << std::string(5000, 'x') << "\n";
+  int n = 0;
+  while (n < 40) {
+    auto pos = sink.write(batch_of("s", n, 1)).value();
+    ++n;
+    if (pos["file"] == 2) break;
+  }
+  ASSERT_LT(n, 40);
+  auto lines = read_lines(tmp.path / "s");
+  ASSERT_EQ(lines.size(), static_cast<size_t>(n));
+  for (const auto& l : lines) EXPECT_TRUE(nlohmann::json::accept(l)) << l.substr(0, 80);
+}
+
 TEST(FileSink, NoCheckpointMeansStartFromEmpty) {
   TempDir tmp;
   {
