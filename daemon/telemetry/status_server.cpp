@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
+#include <charconv>
 #include <chrono>
 
 namespace ldx {
@@ -15,7 +18,19 @@ Result<int> StatusServer::start() {
   auto colon = listen_.rfind(':');
   if (colon == std::string::npos) return Status::fatal("http.listen must be HOST:PORT, got '" + listen_ + "'");
   std::string host = listen_.substr(0, colon);
-  int port = std::atoi(listen_.c_str() + colon + 1);
+  const std::string port_text = listen_.substr(colon + 1);
+  int port = -1;
+  const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
+    return Status::fatal("http.listen: the port must be a number from 0 to 65535, got '" + port_text + "'");
+  }
+  // Only SO_REUSEADDR (a restart may bind over connections in TIME_WAIT). httplib's
+  // default also sets SO_REUSEPORT, with which a second ldexport (or anything else) on
+  // the same port binds too, and the kernel splits /metrics and /readyz between them.
+  server_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(handlers_.metrics(), "text/plain; version=0.0.4; charset=utf-8");

@@ -59,5 +59,26 @@ TEST(StatusServer, ServesOnceStartReturnsAndStopsWhenDestroyed) {
   });
 }
 
+// Two listeners on one port would split /metrics and /readyz between two processes:
+// the second must be refused, whoever holds the port.
+TEST(StatusServer, APortInUseIsRefused) {
+  StatusServer first("127.0.0.1:0", handlers());
+  auto port = first.start();
+  ASSERT_TRUE(port.is_ok()) << port.status().message();
+  StatusServer second("127.0.0.1:" + std::to_string(port.value()), handlers());
+  auto again = second.start();
+  ASSERT_FALSE(again.is_ok()) << "a second listener bound port " << port.value();
+  EXPECT_NE(again.status().message().find("address in use"), std::string::npos) << again.status().message();
+}
+
+TEST(StatusServer, APortOutOfRangeIsAnError) {
+  for (const char* listen : {"127.0.0.1:99999", "127.0.0.1:-1", "127.0.0.1:80x", "127.0.0.1:"}) {
+    StatusServer s(listen, handlers());
+    auto r = s.start();
+    ASSERT_FALSE(r.is_ok()) << listen << " was accepted";
+    EXPECT_NE(r.status().message().find("0 to 65535"), std::string::npos) << r.status().message();
+  }
+}
+
 }  // namespace
 }  // namespace ldx
