@@ -37,12 +37,18 @@ std::optional<int64_t> parse_rfc3339_ns(std::string_view text) {
 
 namespace {
 
-std::string escape_multi_key(std::string_view key) {
+// Percent-encodes '%' always, ':' when `colon`, '/' always. A key is an arbitrary
+// string: raw, "a/b" and "a" with applicationId "b" would both be ".../a/b". Encoded,
+// the key part of an id never holds a '/', so an id splits exactly into
+// project/env/kind/key[/applicationId], and an ordinary key (no '%' or '/') is unchanged.
+std::string escape_key(std::string_view key, bool colon) {
   std::string out;
   for (char c : key) {
     if (c == '%') {
       out += "%25";
-    } else if (c == ':') {
+    } else if (c == '/') {
+      out += "%2F";
+    } else if (colon && c == ':') {
       out += "%3A";
     } else {
       out.push_back(c);
@@ -51,8 +57,10 @@ std::string escape_multi_key(std::string_view key) {
   return out;
 }
 
-// kind and key of the context; for kind "multi" the canonical key of its members.
-Status context_identity(simdjson::dom::element ctx, std::string& kind, std::string& key) {
+// kind and key of the context; for kind "multi" the canonical key of its members. `id_key`
+// is the key as the record id holds it: escaped for '%' and '/' (a multi-context's
+// canonical key escapes its members' keys, ':' included, so it is escaped once).
+Status context_identity(simdjson::dom::element ctx, std::string& kind, std::string& key, std::string& id_key) {
   if (!ctx.is_object()) return Status::data_error("context is not an object");
   auto k = get_string(ctx, "kind");
   kind = k ? std::string(*k) : "user";  // a context without kind is a user (old-style)
@@ -60,6 +68,7 @@ Status context_identity(simdjson::dom::element ctx, std::string& kind, std::stri
     auto kk = get_string(ctx, "key");
     if (!kk) return Status::data_error("context of kind " + kind + " has no string key");
     key = std::string(*kk);
+    id_key = escape_key(key, false);
     return Status::ok();
   }
   std::vector<std::pair<std::string, std::string>> parts;
@@ -72,10 +81,12 @@ Status context_identity(simdjson::dom::element ctx, std::string& kind, std::stri
   if (parts.empty()) return Status::data_error("multi-context has no members");
   std::sort(parts.begin(), parts.end());
   key.clear();
+  id_key.clear();
   for (const auto& [kd, kk] : parts) {
     if (!key.empty()) key += ':';
-    key += kd + ":" + escape_multi_key(kk);
+    key += kd + ":" + escape_key(kk, true);
   }
+  id_key = key;  // the members' keys are escaped already, '/' included
   return Status::ok();
 }
 
@@ -95,7 +106,8 @@ Result<ContextEntity> normalize_context(simdjson::dom::element item, const std::
   }
   std::string kind;
   std::string key;
-  if (auto st = context_identity(ctx, kind, key); !st.is_ok()) return st;
+  std::string id_key;
+  if (auto st = context_identity(ctx, kind, key, id_key); !st.is_ok()) return st;
   auto last_seen = get_string(item, "lastSeen");
   if (!last_seen) return Status::data_error("context " + kind + ":" + key + " has no lastSeen");
   auto ns = parse_rfc3339_ns(*last_seen);
@@ -104,7 +116,10 @@ Result<ContextEntity> normalize_context(simdjson::dom::element item, const std::
   ContextEntity e;
   Record& r = e.record;
   r.stream = kContextsStream;
-  r.id = project + "/" + environment + "/" + kind + "/" + key;
+  // The applicationId is the id's last part and may hold '/' (the spec's example is
+  // "GoSDK/1.2"): kept raw, so ids of such records stay what they were. The kind is
+  // escaped like a key (LaunchDarkly kinds hold no '%' or '/': a no-op for them).
+  r.id = project + "/" + environment + "/" + escape_key(kind, false) + "/" + id_key;
   if (auto app = get_string(item, "applicationId"); app && !app->empty()) r.id += "/" + std::string(*app);
   r.project = project;
   r.environment = environment;

@@ -1,8 +1,11 @@
 // ContextRecord (API-NOTES §3) -> envelope. id = project/env/kind/key, plus
 // /applicationId when the record has one (a kind+key recurs per application); kind =
-// the context's kind; occurred_at = lastSeen (RFC 3339 with nanoseconds). A multi-kind
-// context's key is its canonical key: "kind:key" of each member, sorted by kind, joined
-// with ':' (':' and '%' in keys escaped as %3A and %25, as the SDKs do).
+// the context's kind; occurred_at = lastSeen (RFC 3339 with nanoseconds). In the id the
+// key has '%' and '/' escaped as %25 and %2F (keys are arbitrary strings: raw, key "a/b"
+// and key "a" of application "b" would share an id); a key without them is as is. A
+// multi-kind context's key is its canonical key: "kind:key" of each member, sorted by
+// kind, joined with ':' (':' and '%' in keys escaped as %3A and %25, as the SDKs do, and
+// '/' as %2F).
 // `context` is untyped in the spec, and its own example is a JSON-encoded string:
 // both forms are read; `data` keeps the record as received.
 #pragma once

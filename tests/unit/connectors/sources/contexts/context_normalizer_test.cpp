@@ -22,6 +22,35 @@ TEST(ContextNormalizer, IdentityIsKindKeyAndApplicationId) {
   EXPECT_EQ(c->record.id, "p/e/org/u1");
 }
 
+// Keys are arbitrary strings: user "a/b" without an application and user "a" of
+// application "b" are two contexts, and a Postgres upsert or a compacted Kafka topic
+// keeps only one record per id.
+TEST(ContextNormalizer, KeysWithSlashOrPercentCannotCollide) {
+  auto slash = norm(R"({"context":{"kind":"user","key":"a/b"},"lastSeen":"2025-01-01T00:00:00Z"})");
+  auto app = norm(R"({"context":{"kind":"user","key":"a"},"applicationId":"b","lastSeen":"2025-01-01T00:00:00Z"})");
+  auto escaped = norm(R"({"context":{"kind":"user","key":"a%2Fb"},"lastSeen":"2025-01-01T00:00:00Z"})");
+  auto both = norm(R"({"context":{"kind":"user","key":"a/b"},"applicationId":"c/d","lastSeen":"2025-01-01T00:00:00Z"})");
+  auto other = norm(R"({"context":{"kind":"user","key":"a/b/c"},"applicationId":"d","lastSeen":"2025-01-01T00:00:00Z"})");
+  ASSERT_TRUE(slash.is_ok() && app.is_ok() && escaped.is_ok() && both.is_ok() && other.is_ok());
+  EXPECT_NE(slash->record.id, app->record.id);
+  EXPECT_NE(slash->record.id, escaped->record.id);
+  EXPECT_NE(both->record.id, other->record.id);
+  EXPECT_EQ(slash->record.id, "p/e/user/a%2Fb");
+  EXPECT_EQ(app->record.id, "p/e/user/a/b");
+  EXPECT_EQ(escaped->record.id, "p/e/user/a%252Fb");
+  EXPECT_EQ(both->record.id, "p/e/user/a%2Fb/c/d");  // the applicationId, the last part, as is
+  // Ordinary keys (':' and '.' included) keep the id archives already hold.
+  auto plain = norm(R"({"context":{"kind":"user","key":"user-1:x.y@z"},"applicationId":"GoSDK/1.2","lastSeen":"2025-01-01T00:00:00Z"})");
+  ASSERT_TRUE(plain.is_ok());
+  EXPECT_EQ(plain->record.id, "p/e/user/user-1:x.y@z/GoSDK/1.2");
+  // A multi-context member key with '/' is escaped in the canonical key too.
+  auto m1 = norm(R"({"context":{"kind":"multi","user":{"key":"a/b"},"org":{"key":"o"}},"lastSeen":"2025-01-01T00:00:00Z"})");
+  auto m2 = norm(R"({"context":{"kind":"multi","user":{"key":"a"},"org":{"key":"o"}},"applicationId":"b","lastSeen":"2025-01-01T00:00:00Z"})");
+  ASSERT_TRUE(m1.is_ok() && m2.is_ok());
+  EXPECT_EQ(m1->record.id, "p/e/multi/org:o:user:a%2Fb");
+  EXPECT_EQ(m2->record.id, "p/e/multi/org:o:user:a/b");
+}
+
 TEST(ContextNormalizer, MultiContextGetsItsCanonicalKey) {
   auto m = norm(R"({"context":{"kind":"multi","user":{"key":"a:b"},"org":{"key":"x%y"}},"lastSeen":"2025-01-01T00:00:00Z"})");
   ASSERT_TRUE(m.is_ok()) << m.status().message();
