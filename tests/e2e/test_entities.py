@@ -312,6 +312,26 @@ def flags_refresh_from_the_audit_log(sim_bin, ldx):
         ws.cleanup()
 
 
+def contexts_page_on_the_next_link_alone(sim_bin, ldx):
+    """Pages whose continuationToken is only in _links.next.href (the form the spec
+    prefers): every context of every environment is exported, not only the first page,
+    on the first pass and on later ones."""
+    with Simulator(sim_bin, "--seed", 7, "--projects", 2, "--environments", 2, "--flags", 2, "--segments", 1,
+                   "--contexts", 130, "--contexts-next-link-only") as sim:
+        ws = Workspace(ldx, "contexts-next-link")
+        write_config(ws, sim, {"contexts": ""})
+        out = ws.once(sim).stdout
+        last, _ = check_stream(ws, sim, "contexts")
+        check(len(last) == len(sim.truth("contexts")["live"]) and len(last) > 4 * 50,
+              "%d contexts exported: %s" % (len(last), out))
+        for kind in ("context_first_seen", "context_seen_again"):
+            sim_post(sim, "/_sim/mutate?n=60&kind=" + kind)
+        ws.once(sim)
+        last, _ = check_stream(ws, sim, "contexts")
+        check(len(last) == len(sim.truth("contexts")["live"]), "after new contexts: %d exported" % len(last))
+        ws.cleanup()
+
+
 def include_secrets_opts_in_with_a_warning(sim_bin, ldx):
     with Simulator(sim_bin, "--seed", 2, "--projects", 1, "--environments", 2) as sim:
         ws = Workspace(ldx, "secrets")
@@ -332,6 +352,7 @@ TESTS = {
     "steady_state_costs_only_the_list_pages": steady_state_costs_only_the_list_pages,
     "flags_refresh_from_the_audit_log": flags_refresh_from_the_audit_log,
     "include_secrets_opts_in_with_a_warning": include_secrets_opts_in_with_a_warning,
+    "contexts_page_on_the_next_link_alone": contexts_page_on_the_next_link_alone,
 }
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@
 // (in the request's sort order). `_links.next` is present only when more items follow;
 // like the spec's examples it points at GET .../contexts?..., which the spec does not
 // declare (and the simulator does not serve): re-POST the search with the token instead.
+// With --contexts-next-link-only the body has no continuationToken: the one in
+// _links.next.href is the only way on (and a last page names no position at all).
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -286,7 +288,8 @@ void search_contexts(const EntityWorld& world, const httplib::Request& req, http
       body["totalCount"] = total;
     }
     body["_environmentId"] = e->id;
-    if (last) body["continuationToken"] = encode_token(*last);
+    // --contexts-next-link-only: the token only in _links.next.href.
+    if (last && !world.config().contexts_next_link_only) body["continuationToken"] = encode_token(*last);
     body["items"] = std::move(items);
     set_json(res, 200, body);
   });

@@ -175,6 +175,8 @@ class EntityWorld {
   std::vector<Mutation> mutate(std::size_t n, const std::optional<std::string>& kind,
                                std::int64_t now_ms);
 
+  const EntityConfig& config() const { return config_; }
+
   // Ground truth of one stream: {"live":[{"id":..,"version":..}], "deleted":[ids]}.
   nlohmann::json truth(const std::string& stream) const;
 

@@ -114,6 +114,9 @@ int main(int argc, char** argv) {
   count("--teams", ent.teams, "Teams", 100000);
   count("--metrics", ent.metrics, "Metrics per project", 1000000);
   count("--experiments", ent.experiments, "Experiments per project and environment (beta)", 100000);
+  app.add_flag("--contexts-next-link-only", ent.contexts_next_link_only,
+               "contexts/search pages omit the body continuationToken; the token is only in "
+               "_links.next.href (the form the spec prefers)");
   app.add_option("--mutate-every", mutate_every,
                  "Apply one random entity mutation every DURATION (e.g. 200ms, 1s; off)")
       ->capture_default_str();

@@ -41,6 +41,9 @@ struct EntityConfig {
   std::int64_t end_ms = 1764000000000;
   // Background mutations: one random mutation per period. Zero means off.
   std::chrono::milliseconds mutate_every{0};
+  // contexts/search pages give no body `continuationToken`: the token is only in
+  // `_links.next.href` (the form the spec prefers), and a last page has none at all.
+  bool contexts_next_link_only = false;
 };
 
 struct SimConfig {

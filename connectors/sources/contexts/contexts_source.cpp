@@ -77,6 +77,40 @@ Result<ContextsCursor> ContextsCursor::from_json(const nlohmann::json& j) {
   return c;
 }
 
+std::optional<std::string> continuation_token_of_href(std::string_view href) {
+  const auto q = href.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view query = href.substr(q + 1);
+  query = query.substr(0, query.find('#'));
+  static constexpr std::string_view kName = "continuationToken=";
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (param.substr(0, kName.size()) != kName) continue;
+    const std::string_view raw = param.substr(kName.size());
+    // Percent-decoded; '+' stays '+' (an opaque token may be base64).
+    const auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    std::string out;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] == '%' && i + 2 < raw.size() && hex(raw[i + 1]) >= 0 && hex(raw[i + 2]) >= 0) {
+        out.push_back(static_cast<char>(hex(raw[i + 1]) * 16 + hex(raw[i + 2])));
+        i += 2;
+      } else {
+        out.push_back(raw[i]);
+      }
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 constexpr const char* kSearchRoute = "POST /api/v2/projects/{projectKey}/environments/{environmentKey}/contexts/search";
@@ -140,6 +174,35 @@ class ContextsPass final : public EntityPass {
     if (answer.doc["items"].get(items) != simdjson::SUCCESS) {
       return Status::retryable(call.describe() + ": response has no items array");
     }
+    // More follows while _links.next is there (without _links: while pages are full).
+    simdjson::dom::element links;
+    simdjson::dom::element next;
+    bool more = false;
+    bool has_links = answer.doc["_links"].get(links) == simdjson::SUCCESS && links.is_object();
+    if (has_links) {
+      more = links["next"].get(next) == simdjson::SUCCESS && !next.is_null();
+    } else {
+      more = items.size() >= static_cast<size_t>(limit_);
+    }
+    // The token names the last item's position (API-NOTES §3). The body's
+    // continuationToken first; without it, the one in _links.next.href (the spec prefers
+    // `next`, but it points at a GET .../contexts the spec does not declare, so the
+    // search is re-POSTed with its token).
+    std::optional<std::string> token;
+    if (std::string_view body_token;
+        answer.doc["continuationToken"].get(body_token) == simdjson::SUCCESS && !body_token.empty()) {
+      token = std::string(body_token);
+    } else if (more && has_links) {
+      std::string_view href;
+      if (next["href"].get(href) == simdjson::SUCCESS) token = continuation_token_of_href(href);
+    }
+    if (more && items.size() > 0 && !token) {
+      // Stopping here would silently leave every later context of the environment
+      // unexported, on every pass.
+      return Status::retryable(call.describe() + ": contexts of " + s.key +
+                               ": the page says more contexts follow but gives no continuationToken "
+                               "(neither in the body nor in _links.next.href); cannot read on");
+    }
     for (auto item : items) {
       auto e = normalize_context(item, s.project, s.environment, policy_, now_ms);
       if (!e.is_ok()) {
@@ -148,23 +211,11 @@ class ContextsPass final : public EntityPass {
       }
       if (c.admit(e->record.id, e->last_seen_ns)) out.records.push_back(std::move(e->record));
     }
-    // The token names the last item's position (API-NOTES §3): saved with this page's
-    // records, the next request (now, or after a restart, or next pass) continues
-    // strictly after it. A page without a token keeps the one that read it: re-reading
-    // that page costs one request and admit() drops what it already exported.
-    std::string_view token;
-    if (items.size() > 0 && answer.doc["continuationToken"].get(token) == simdjson::SUCCESS && !token.empty()) {
-      c.token = std::string(token);
-    }
-    // More follows while _links.next is there (without _links: while pages are full).
-    simdjson::dom::element links;
-    bool more = false;
-    if (answer.doc["_links"].get(links) == simdjson::SUCCESS && links.is_object()) {
-      simdjson::dom::element next;
-      more = links["next"].get(next) == simdjson::SUCCESS && !next.is_null();
-    } else {
-      more = items.size() >= static_cast<size_t>(limit_);
-    }
+    // Saved with this page's records, the token makes the next request (now, or after a
+    // restart, or next pass) continue strictly after this page. A last page without a
+    // token keeps the one that read it: re-reading that page costs one request and
+    // admit() drops what it already exported.
+    if (items.size() > 0 && token) c.token = std::move(*token);
     if (!more || items.size() == 0 || !c.token || requested_tokens_.seen(*c.token)) next_scope();
     return Status::ok();
   }

@@ -20,6 +20,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "config/config.h"
 #include "sources/entity/entity_pass.h"
@@ -48,6 +49,10 @@ class TokenLoopDetector {
   uint64_t steps_ = 0;
   uint64_t next_anchor_at_ = 1;
 };
+
+// The continuationToken query parameter of a `_links.next.href`, percent-decoded
+// (nullopt: none).
+std::optional<std::string> continuation_token_of_href(std::string_view href);
 
 struct ContextsConfig final : StreamConfig {
   int page_limit = 50;

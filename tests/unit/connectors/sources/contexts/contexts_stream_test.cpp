@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstdio>
+
 #include "../entity/fake_api.h"
 
 namespace ldx {
@@ -22,6 +25,9 @@ struct FakeContexts {
   std::vector<Rec> recs;  // sorted by seq
   int64_t next_seq = 1;
   int generation = 0;  // tokens minted before expire_all() are refused
+  // Where a page gives its continuation token: the body (and the next href), only
+  // _links.next.href (percent-encoded), or nowhere.
+  enum class TokenIn { kBody, kNextHref, kNowhere } token_in = TokenIn::kBody;
   void expire_all() { ++generation; }
   std::vector<nlohmann::json> bodies;
 
@@ -36,6 +42,19 @@ struct FakeContexts {
         return;
       }
     }
+  }
+  static std::string percent_encode(const std::string& t) {
+    std::string out;
+    for (char c : t) {
+      if (std::isalnum(static_cast<unsigned char>(c))) {
+        out.push_back(c);
+      } else {
+        char buf[4];
+        std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+        out += buf;
+      }
+    }
+    return out;
   }
   static std::string last_seen(int64_t seq) {
     // 2025-01-01T00:00:00Z + seq ms, with a nanosecond tail that keeps the order exact.
@@ -60,6 +79,7 @@ struct FakeContexts {
     nlohmann::json page = {{"items", nlohmann::json::array()}, {"_environmentId", "env-id"}, {"_links", nlohmann::json::object()}};
     size_t n = 0;
     bool more = false;
+    std::string token;
     for (const auto& r : recs) {
       if (r.seq <= after) continue;
       if (n == static_cast<size_t>(limit)) {
@@ -69,10 +89,13 @@ struct FakeContexts {
       nlohmann::json item = {{"context", {{"kind", "user"}, {"key", r.key}}}, {"lastSeen", last_seen(r.seq)}};
       if (!r.app.empty()) item["applicationId"] = r.app;
       page["items"].push_back(item);
-      page["continuationToken"] = "t" + std::to_string(generation) + "-" + std::to_string(r.seq);
+      token = "t" + std::to_string(generation) + "-" + std::to_string(r.seq);
+      if (token_in == TokenIn::kBody) page["continuationToken"] = token;
       ++n;
     }
-    if (more) page["_links"]["next"] = {{"href", "/api/v2/projects/p/environments/e/contexts?sort=ts"}};
+    std::string href = "/api/v2/projects/p/environments/e/contexts?sort=ts&limit=" + std::to_string(limit);
+    if (token_in != TokenIn::kNowhere) href += "&continuationToken=" + percent_encode(token);
+    if (more) page["_links"]["next"] = {{"href", href}};
     simdjson::dom::element doc;
     stash_.push_back(page.dump());
     EXPECT_EQ(parser.parse(stash_.back()).get(doc), simdjson::SUCCESS);
@@ -152,6 +175,55 @@ TEST_F(ContextsStreamTest, AnExpiredTokenRereadsFromTheStartAndSkipsWhatWasExpor
   EXPECT_EQ(a.all[11]["id"], "p/e/user/u11");
   EXPECT_TRUE(ctx_.bodies[4].contains("continuationToken"));
   EXPECT_FALSE(ctx_.bodies[5].contains("continuationToken")) << "the rescan starts without a token";
+}
+
+// A page may carry its token only in _links.next.href (the form the spec prefers): the
+// walk reads on with it instead of ending after the first page of every environment.
+TEST_F(ContextsStreamTest, ATokenOnlyInTheNextLinkStillReadsEveryPage) {
+  ctx_.token_in = FakeContexts::TokenIn::kNextHref;
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1);
+  ASSERT_TRUE(r1.completed);
+  EXPECT_EQ(a.all.size(), 10u) << "every context, not only the first page";
+  for (const auto& r : ctx_.recs) EXPECT_EQ(a.last.count(id(r)), 1u) << id(r);
+  EXPECT_EQ(api_.requests, 4);
+  EXPECT_EQ(ctx_.bodies[1]["continuationToken"], "t0-3") << "the href's token, percent-decoded";
+
+  // Later passes go on from the saved token too.
+  ctx_.add("u10");
+  ctx_.add("u11");
+  ctx_.add("u12");
+  ctx_.add("u13");
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, 2);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(a.all.size(), 14u);
+  EXPECT_EQ(a.last.count("p/e/user/u13"), 1u);
+}
+
+// A page that says more follows but gives no token anywhere cannot be read on: the pass
+// fails (retryable, naming the environment) instead of silently skipping the rest.
+TEST_F(ContextsStreamTest, MoreWithoutAnyTokenFailsLoudly) {
+  ctx_.token_in = FakeContexts::TokenIn::kNowhere;
+  auto s = stream();
+  auto pass = s->begin_pass(nullptr, projects_, 1);
+  ASSERT_TRUE(pass.is_ok());
+  PassStep step = pass.value()->next();
+  ASSERT_EQ(step.kind, PassStep::Kind::kCall);
+  StepOutput out;
+  Status st = pass.value()->on_answer(step.call, api_.answer(step.call), 1, out);
+  ASSERT_FALSE(st.is_ok()) << "a walk that cannot continue must not end quietly";
+  EXPECT_EQ(st.error_class(), ErrorClass::kRetryable);
+  EXPECT_NE(st.message().find("p/e"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("continuationToken"), std::string::npos) << st.message();
+}
+
+TEST(ContinuationTokenOfHref, ReadsThePercentDecodedParameter) {
+  EXPECT_EQ(continuation_token_of_href("/api/v2/projects/p/environments/e/contexts?sort=ts&continuationToken=a%2Bb%3D&limit=5"),
+            "a+b=");
+  EXPECT_EQ(continuation_token_of_href("https://app.launchdarkly.com/x?continuationToken=QAGF+K#frag"), "QAGF+K");
+  EXPECT_EQ(continuation_token_of_href("/x?xcontinuationToken=1&sort=ts"), std::nullopt);
+  EXPECT_EQ(continuation_token_of_href("/x?continuationToken="), std::nullopt);
+  EXPECT_EQ(continuation_token_of_href("/x"), std::nullopt);
 }
 
 TEST_F(ContextsStreamTest, CursorRoundTrips) {
