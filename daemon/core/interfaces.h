@@ -67,6 +67,12 @@ class Sink {
   // recover() cannot take it back (Kafka at least once). Default: false (the sink
   // truncates, or writes in one transaction with its position).
   [[nodiscard]] virtual bool keeps_uncommitted_writes() const { return false; }
+  // The pipeline made durable the checkpoint that holds `position` (what write()
+  // returned) for this stream. Called on the stream's thread, in order. Default: nothing.
+  virtual void committed(const std::string& stream, const nlohmann::json& position) {
+    (void)stream;
+    (void)position;
+  }
   virtual Status close() = 0;
   // A cheap check that the destination is reachable, for /readyz. Called from the
   // status thread, concurrently with write(): implementations must be thread-safe

@@ -23,6 +23,9 @@ Exporter::~Exporter() {
 }
 
 void Exporter::close_sinks() {
+  // The health thread calls every sink's health(): it ends before any sink closes.
+  health_stop_.request_stop();
+  if (health_thread_.joinable()) health_thread_.join();
   for (auto& s : sinks_) {
     LogScope sink_scope(LogField::kSink, s->name());
     if (auto st = s->close(); !st.is_ok()) spdlog::error("sink {}: close failed: {}", s->name(), st.message());

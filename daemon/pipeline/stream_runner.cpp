@@ -261,6 +261,11 @@ Status StreamRunner::finish_pending_commit() {
   Status st = pending_commit_.get();
   if (!st.is_ok()) return st;
   committed_ = acked_;
+  for (Sink* s : sinks_) {
+    if (auto it = committed_.sink_positions.find(s->name()); it != committed_.sink_positions.end()) {
+      s->committed(cfg_.stream, *it);
+    }
+  }
   const Committed& c = pending_counts_;
   stats_.last_commit_ms.store(committed_.committed_at_ms);
   stats_.observe_latency(static_cast<double>(wall_now_ms() - c.started_ms) / 1000.0);

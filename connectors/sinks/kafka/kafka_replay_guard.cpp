@@ -54,6 +54,7 @@ std::string CheckpointRecord::to_json() const {
                    {"produced_at_ms", produced_at_ms},
                    {"written", entries_to_json(written)},
                    {"pending", entries_to_json(pending)}};
+  if (seen) j["seen"] = *seen;
   return j.dump();
 }
 
@@ -73,6 +74,7 @@ Result<CheckpointRecord> CheckpointRecord::from_json(std::string_view text) {
     r.produced_at_ms = j.value("produced_at_ms", int64_t{0});
     r.written = entries_from_json(j.at("written"));
     r.pending = entries_from_json(j.at("pending"));
+    if (auto it = j.find("seen"); it != j.end()) r.seen = it->get<uint64_t>();
     return r;
   } catch (const std::exception& e) {
     return Status::fatal(std::string("checkpoint record is malformed: ") + e.what());
@@ -83,12 +85,18 @@ std::optional<std::string> ReplayGuard::restore(const std::optional<CheckpointRe
                                                 const nlohmann::json& committed_position) {
   uint64_t acked_txn = 0;
   uint64_t acked_records = 0;
+  std::optional<uint64_t> acked_seen;
   if (committed_position.is_object()) {
     acked_txn = committed_position.value("txn", uint64_t{0});
     acked_records = committed_position.value("records", uint64_t{0});
+    if (auto it = committed_position.find("seen"); it != committed_position.end() && it->is_number_unsigned()) {
+      acked_seen = it->get<uint64_t>();
+    }
   }
   pending_.clear();
+  pending_until_.reset();
   last_.clear();
+  seen_ = acked_seen.value_or(0);
   if (!latest || latest->txn < acked_txn) {
     txn_ = acked_txn;
     records_ = acked_records;
@@ -102,19 +110,29 @@ std::optional<std::string> ReplayGuard::restore(const std::optional<CheckpointRe
   records_ = latest->records;
   if (latest->txn > acked_txn) {
     // Kafka committed transactions the pipeline did not: their records come again.
-    pending_ = latest->pending;
-    pending_.insert(latest->written.begin(), latest->written.end());
+    for (const auto& e : latest->pending) pending_.emplace(e, 0);
+    for (const auto& e : latest->written) pending_.emplace(e, 0);
+    if (latest->seen && acked_seen && *latest->seen >= *acked_seen) {
+      pending_until_ = *latest->seen + (*latest->seen - *acked_seen);
+    }
   }
   return std::nullopt;
 }
 
-ReplayGuard::Plan ReplayGuard::plan(const std::vector<Record>& records) const {
+ReplayGuard::Plan ReplayGuard::plan(const std::vector<Record>& records) {
   Plan p;
   p.write.reserve(records.size());
+  const uint64_t covered_at = seen_ + records.size();  // the position after this batch
   for (size_t i = 0; i < records.size(); ++i) {
     if (!pending_.empty() || !last_.empty()) {
       ReplayEntry e{records[i].id, record_digest(records[i])};
-      if (pending_.count(e) || last_.count(e)) {
+      auto it = pending_.find(e);
+      if (it != pending_.end()) {
+        if (it->second == 0) it->second = covered_at;
+        ++p.skipped;
+        continue;
+      }
+      if (last_.count(e)) {
         ++p.skipped;
         continue;
       }
@@ -124,6 +142,19 @@ ReplayGuard::Plan ReplayGuard::plan(const std::vector<Record>& records) const {
   return p;
 }
 
+void ReplayGuard::pipeline_committed(const nlohmann::json& position) {
+  if (pending_.empty() || !position.is_object()) return;
+  auto it = position.find("seen");
+  if (it == position.end() || !it->is_number_unsigned()) return;
+  const uint64_t durable = it->get<uint64_t>();
+  if (pending_until_ && durable >= *pending_until_) {
+    pending_.clear();
+    pending_until_.reset();
+    return;
+  }
+  std::erase_if(pending_, [&](const auto& kv) { return kv.second != 0 && kv.second <= durable; });
+}
+
 CheckpointRecord ReplayGuard::next_record(const Plan& plan, const Batch& batch, const std::string& txn_id,
                                           int64_t now_ms) const {
   CheckpointRecord r;
@@ -131,13 +162,14 @@ CheckpointRecord ReplayGuard::next_record(const Plan& plan, const Batch& batch, 
   r.stream = batch.stream;
   r.txn = txn_ + 1;
   r.records = records_ + plan.write.size();
+  r.seen = seen_ + batch.records.size();
   r.cursor = batch.cursor;
   r.batch_sequence = batch.sequence;
   r.produced_at_ms = now_ms;
   for (size_t i : plan.write) r.written.insert({batch.records[i].id, record_digest(batch.records[i])});
   // The previous transaction may still be uncommitted in the pipeline (the process can
   // die before the pipeline's checkpoint commit), and so may what restore() found.
-  r.pending = pending_;
+  for (const auto& [e, covered] : pending_) r.pending.insert(e);
   r.pending.insert(last_.begin(), last_.end());
   return r;
 }
@@ -145,6 +177,7 @@ CheckpointRecord ReplayGuard::next_record(const Plan& plan, const Batch& batch, 
 void ReplayGuard::committed(CheckpointRecord rec) {
   txn_ = rec.txn;
   records_ = rec.records;
+  if (rec.seen) seen_ = *rec.seen;
   last_ = std::move(rec.written);
 }
 

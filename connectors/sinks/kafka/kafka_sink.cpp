@@ -552,7 +552,10 @@ Result<nlohmann::json> KafkaSink::write_exactly_once(const Batch& batch) {
     spdlog::info("kafka sink {}: stream {}: skipped {} replayed record(s) that Kafka already committed", cfg_.name,
                  batch.stream, plan.skipped);
   }
-  if (plan.write.empty()) return st->guard.position();
+  if (plan.write.empty()) {
+    st->guard.passed_without_transaction(batch.records.size());
+    return st->guard.position();
+  }
 
   if (txn_open_) {  // left open by a commit that failed without a verdict
     if (auto s = abort_transaction(nullptr, "a previous transaction was left open"); !s.is_ok()) return s;
@@ -628,9 +631,15 @@ Result<nlohmann::json> KafkaSink::write_exactly_once(const Batch& batch) {
   return st->guard.position();
 }
 
+void KafkaSink::committed(const std::string& stream, const nlohmann::json& position) {
+  if (!cfg_.exactly_once) return;
+  if (StreamState* st = stream_state(stream)) st->guard.pipeline_committed(position);
+}
+
 Status KafkaSink::health() {
   if (fatal_.load()) return fatal_status();
-  if (!producer_) return Status::retryable("kafka sink " + cfg_.name + ": not open");
+  std::lock_guard lock(health_mu_);
+  if (closed_ || !producer_) return Status::retryable("kafka sink " + cfg_.name + ": not open");
   // rd_kafka_metadata is thread-safe; a short bound keeps /readyz quick.
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, nullptr, &md, 2000);
@@ -643,8 +652,11 @@ Status KafkaSink::health() {
 }
 
 Status KafkaSink::close() {
-  if (closed_ || !producer_) return Status::ok();
-  closed_ = true;
+  {
+    std::lock_guard lock(health_mu_);
+    if (closed_ || !producer_) return Status::ok();
+    closed_ = true;  // health() no longer starts a request on the producer
+  }
   Status result = Status::ok();
   {
     std::lock_guard lock(txn_mu_);
@@ -662,7 +674,10 @@ Status KafkaSink::close() {
     std::lock_guard lock(topics_mu_);
     topics_.clear();
   }
-  producer_.reset();
+  {
+    std::lock_guard lock(health_mu_);  // waits for a health() already under way
+    producer_.reset();
+  }
   return result;
 }
 

@@ -45,6 +45,8 @@ class KafkaSink final : public Sink {
   // At least once, a batch that was never committed stays in the topic (exactly once
   // aborts its transaction).
   [[nodiscard]] bool keeps_uncommitted_writes() const override { return !cfg_.exactly_once; }
+  // Exactly once: lets the replay guard forget replayed records the pipeline now covers.
+  void committed(const std::string& stream, const nlohmann::json& position) override;
   Status close() override;
   // For /readyz: the brokers answer a metadata request within 2 s.
   Status health() override;
@@ -106,7 +108,9 @@ class KafkaSink final : public Sink {
   std::map<std::string, std::unique_ptr<StreamState>> streams_;
   bool checkpoints_loaded_ = false;  // under txn_mu_
   std::map<std::string, CheckpointRecord> checkpoint_latest_;
-  bool closed_ = false;
+  bool closed_ = false;  // guarded by health_mu_
+  // health() runs on the status thread: close() must not destroy the producer under it.
+  std::mutex health_mu_;
   Counters counters_;
 };
 

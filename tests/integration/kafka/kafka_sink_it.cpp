@@ -3,6 +3,7 @@
 // crash window of exactly-once (Kafka committed, the pipeline's checkpoint did not).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -147,6 +148,35 @@ TEST_F(KafkaSinkIT, DeletesAsRecordsKeepTheDeleteEnvelope) {
 // Every broker goes away mid-export and comes back: the writes in between are not
 // acknowledged (message.timeout.ms is short here, so reports fail), the batch is
 // retried, and the consumer finds every id.
+// /readyz asks every sink for its health on the status thread, possibly while the
+// exporter closes the sinks at shutdown: close() must wait for a health() under way, and
+// a later health() must report the sink closed, never touch the destroyed producer (a
+// use-after-free that ASan reports).
+TEST_F(KafkaSinkIT, HealthDuringAndAfterCloseIsSafe) {
+  auto c = config("events");
+  auto sink = open_sink(c, "audit_log");
+  write_until_acked(*sink, make_batch("audit_log", ids("h-", 0, 5), 1));
+  // With the brokers down, each health() waits in a metadata request for up to 2 s:
+  // close() comes while one is under way.
+  ASSERT_TRUE(cluster_->set_down(-1));
+  std::atomic<bool> done{false};
+  std::atomic<int> started{0};
+  std::thread status([&] {
+    while (!done.load()) {
+      started.fetch_add(1);
+      (void)sink->health();
+    }
+  });
+  while (started.load() < 1) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(sink->close().is_ok());
+  Status after = sink->health();
+  done.store(true);
+  status.join();
+  EXPECT_FALSE(after.is_ok());
+  EXPECT_NE(after.message().find("not open"), std::string::npos) << after.message();
+}
+
 TEST_F(KafkaSinkIT, AllBrokersDownThenUpLosesNothing) {
   auto c = config("events");
   c.properties = {{"message.timeout.ms", "1500"}};
@@ -250,7 +280,7 @@ TEST_F(KafkaSinkIT, ExactlyOnceReplayAfterKafkaCommittedIsInvisible) {
     auto r2 = first->write(make_batch("audit_log", ids("x", 20, 40), 2));
     ASSERT_TRUE(r2.is_ok()) << r2.status().describe();
     pos2 = r2.value();
-    EXPECT_EQ(pos2, (nlohmann::json{{"txn", 2}, {"records", 40}}));
+    EXPECT_EQ(pos2, (nlohmann::json{{"txn", 2}, {"records", 40}, {"seen", 40}}));
   }  // "kill -9" after Kafka's commit of batch 2: the pipeline only has pos1
   auto second = open_sink(c, "audit_log", pos1);
   auto replay = second->write(make_batch("audit_log", ids("x", 20, 40), 7));
@@ -262,7 +292,7 @@ TEST_F(KafkaSinkIT, ExactlyOnceReplayAfterKafkaCommittedIsInvisible) {
   auto batch = make_batch("audit_log", {"x39", "x40"}, 8);
   auto r3 = second->write(batch);
   ASSERT_TRUE(r3.is_ok()) << r3.status().describe();
-  EXPECT_EQ(r3.value(), (nlohmann::json{{"txn", 3}, {"records", 41}}));
+  EXPECT_EQ(r3.value(), (nlohmann::json{{"txn", 3}, {"records", 41}, {"seen", 42}}));  // seen: x39 again
   ASSERT_TRUE(second->close().is_ok());
 
   auto counts = count_keys(consume_topic(cluster_->bootstrap(), topic("audit_log"), true));
@@ -288,7 +318,7 @@ TEST_F(KafkaSinkIT, ExactlyOnceRestartInSyncWritesOnlyNewRecords) {
   auto second = open_sink(c, "audit_log", pos);
   auto r = second->write(make_batch("audit_log", ids("y", 10, 20), 2));
   ASSERT_TRUE(r.is_ok()) << r.status().describe();
-  EXPECT_EQ(r.value(), (nlohmann::json{{"txn", 2}, {"records", 20}}));
+  EXPECT_EQ(r.value(), (nlohmann::json{{"txn", 2}, {"records", 20}, {"seen", 20}}));
   auto counts = count_keys(consume_topic(cluster_->bootstrap(), topic("audit_log"), true));
   EXPECT_EQ(counts.size(), 20u);
 }

@@ -82,6 +82,10 @@ class FakeSink final : public Sink {
   }
   Status close() override { return Status::ok(); }
   bool keeps_uncommitted_writes() const override { return keeps; }
+  void committed(const std::string&, const nlohmann::json& pos) override {
+    if (on_committed) on_committed(pos);
+  }
+  std::function<void(const nlohmann::json&)> on_committed;
   bool keeps = false;
   int written = 0;
   int recoveries = 0;
@@ -358,6 +362,21 @@ TEST(StreamRunner, ACheckpointThatCannotBeCommittedFailsThePass) {
   EXPECT_EQ(r->stats().records.load(), 0u);  // nothing counts as exported
   EXPECT_GE(r->stats().read_this_pass.load(), 1u);  // but progress shows what was read
   EXPECT_LE(f.a.written, 2);  // the sinks wrote at most one batch past the failed commit
+}
+
+// Sinks that keep replay bookkeeping (Kafka exactly once) learn which of their
+// positions the checkpoint holds, only once it is durable, and in order.
+TEST(StreamRunner, TellsEachSinkWhenItsPositionIsDurable) {
+  Fixture f;
+  auto r = f.make(5, 2);
+  std::vector<nlohmann::json> told;
+  f.a.on_committed = [&](const nlohmann::json& pos) {
+    EXPECT_EQ(f.store.cps["s"].sink_positions["a"], pos) << "told before the checkpoint was durable";
+    told.push_back(pos);
+  };
+  ASSERT_TRUE(r->recover().is_ok());
+  ASSERT_TRUE(r->run_pass().is_ok());
+  EXPECT_EQ(told, (std::vector<nlohmann::json>{2, 4, 5}));
 }
 
 TEST(StreamRunner, CountsTheRecordsReadInEachPass) {
