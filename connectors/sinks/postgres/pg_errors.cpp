@@ -2,6 +2,10 @@
 
 #include <pqxx/except>
 
+#include <algorithm>
+#include <mutex>
+#include <set>
+
 namespace ldx::pg {
 
 ErrorClass classify_sqlstate(std::string_view s) {
@@ -19,7 +23,8 @@ ErrorClass classify_connect_failure(std::string_view m) {
   for (std::string_view permanent :
        {"authentication failed", "does not exist", "no pg_hba.conf entry", "invalid connection option",
         "missing \"=\" after", "invalid URI", "invalid integer value", "invalid sslmode value",
-        "permission denied"}) {
+        "permission denied", "invalid percent-encoded token", "forbidden value %00", "unterminated quoted string",
+        "key/value separator", "unexpected character", "IPv6 host address"}) {
     if (m.find(permanent) != std::string_view::npos) return ErrorClass::kFatal;
   }
   return ErrorClass::kRetryable;
@@ -50,6 +55,45 @@ std::string one_line(std::string_view message) {
   return out;
 }
 
+std::string scrub(std::string text, const std::vector<std::string>& secrets) {
+  std::vector<std::string> sorted;
+  for (const auto& s : secrets) {
+    if (s.size() >= 3) sorted.push_back(s);
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& s : sorted) {
+    for (size_t at = text.find(s); at != std::string::npos; at = text.find(s, at + 3)) text.replace(at, s.size(), "***");
+  }
+  return text;
+}
+
+namespace {
+std::mutex& secrets_mu() {
+  static std::mutex mu;
+  return mu;
+}
+std::set<std::string>& known_secrets() {
+  static std::set<std::string> secrets;
+  return secrets;
+}
+}  // namespace
+
+void remember_secrets(const std::vector<std::string>& secrets) {
+  std::lock_guard lock(secrets_mu());
+  for (const auto& s : secrets) {
+    if (s.size() >= 3) known_secrets().insert(s);
+  }
+}
+
+std::string scrub_known_secrets(std::string text) {
+  std::vector<std::string> secrets;
+  {
+    std::lock_guard lock(secrets_mu());
+    secrets.assign(known_secrets().begin(), known_secrets().end());
+  }
+  return scrub(std::move(text), secrets);
+}
+
 namespace {
 Status make(ErrorClass c, std::string msg) {
   switch (c) {
@@ -66,9 +110,11 @@ Status make(ErrorClass c, std::string msg) {
 }  // namespace
 
 Status status_from_exception(const std::exception& e, const std::string& context) {
-  const std::string what = one_line(e.what());
+  // Classified on libpq's own words; only the message is scrubbed.
+  const std::string raw = one_line(e.what());
+  const std::string what = scrub_known_secrets(raw);
   if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) {
-    return make(classify_connect_failure(what), context + "connection: " + what);
+    return make(classify_connect_failure(raw), context + "connection: " + what);
   }
   if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
     // The COMMIT may or may not have happened. Retrying is safe: every write is an
@@ -79,7 +125,7 @@ Status status_from_exception(const std::exception& e, const std::string& context
     const std::string& state = sql->sqlstate();
     return make(classify_sqlstate(state), context + what + (state.empty() ? "" : " (SQLSTATE " + state + ")"));
   }
-  if (dynamic_cast<const pqxx::failure*>(&e) != nullptr && is_connection_loss(what)) {
+  if (dynamic_cast<const pqxx::failure*>(&e) != nullptr && is_connection_loss(raw)) {
     // libpqxx's own runtime failures carry libpq's text only, e.g. "Write to table
     // failed: server closed the connection unexpectedly" when the server goes away in
     // the middle of a COPY: as retryable as a broken_connection.

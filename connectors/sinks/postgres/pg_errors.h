@@ -15,6 +15,7 @@
 #include <exception>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -31,8 +32,19 @@ ErrorClass classify_connect_failure(std::string_view message);
 bool is_connection_loss(std::string_view message);
 
 // `context` prefixes the message ("postgres sink warehouse, stream audit_log: ").
-// Call from inside a catch block handler only with the caught exception.
+// Call from inside a catch block handler only with the caught exception. The text is
+// scrubbed of every secret remember_secrets() was given: libpq quotes parts of the
+// connection string in its errors, also when libpqxx re-opens a broken connection.
 Status status_from_exception(const std::exception& e, const std::string& context);
+
+// Replaces each secret (the longest first) found in `text` with "***". Secrets shorter
+// than 3 characters are left alone: hiding them would garble every message.
+std::string scrub(std::string text, const std::vector<std::string>& secrets);
+
+// Secrets (a DSN's password, the DSN itself) that no error of this process may show;
+// pg::connect registers each DSN's. scrub_known_secrets() applies them all.
+void remember_secrets(const std::vector<std::string>& secrets);
+std::string scrub_known_secrets(std::string text);
 
 // libpq messages end with newlines and may span lines; one line for logs.
 std::string one_line(std::string_view message);
