@@ -317,26 +317,31 @@ StreamVerifyResult verify_stream_chain(const fs::path& root, const std::string& 
     }
     seqs.push_back(s);
   }
-  std::vector<std::string> names;
+  // A file missing between the anchor and the newest file (or the committed one) is
+  // reported after the files before it are walked, so that a problem in those comes
+  // first and the count says how many records before the gap are intact.
+  std::optional<ChainProblem> gap;
   uint64_t expected = anchor->first_file;
-  for (uint64_t s : seqs) {
-    names.push_back(stream + "/" + FileSink::file_name(stream, s));
-    if (s != expected) {
-      res.problem = ChainProblem{"missing-file", stream + "/" + FileSink::file_name(stream, expected), 0,
-                                 "removed: file " + FileSink::file_name(stream, expected) + " is missing (" +
-                                     (expected == anchor->first_file ? "the chain manifest says the archive starts there"
-                                                                     : "the files around it exist") +
-                                     "; it was not recorded as pruned)"};
-      return res;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (seqs[i] != expected) {
+      gap = ChainProblem{"missing-file", stream + "/" + FileSink::file_name(stream, expected), 0,
+                         "missing-file: " + FileSink::file_name(stream, expected) + " is missing (" +
+                             (expected == anchor->first_file ? "the chain manifest says the archive starts there"
+                                                             : "the files around it exist") +
+                             "; it was not recorded as pruned)"};
+      seqs.resize(i);
+      break;
     }
     ++expected;
   }
-  if (opts.stop_at && opts.stop_at->offset > 0 && (seqs.empty() || seqs.back() != opts.stop_at->file)) {
-    res.problem = ChainProblem{"missing-file", stream + "/" + FileSink::file_name(stream, opts.stop_at->file), 0,
-                               "removed: the committed file " + FileSink::file_name(stream, opts.stop_at->file) +
-                                   " is missing"};
-    return res;
+  if (!gap && opts.stop_at && opts.stop_at->offset > 0 && (seqs.empty() || seqs.back() != opts.stop_at->file)) {
+    gap = ChainProblem{"missing-file", stream + "/" + FileSink::file_name(stream, opts.stop_at->file), 0,
+                       "missing-file: " + FileSink::file_name(stream, opts.stop_at->file) +
+                           ", the file the checkpoint commits " + std::to_string(opts.stop_at->offset) +
+                           " bytes in, is missing"};
   }
+  std::vector<std::string> names;
+  for (uint64_t s : seqs) names.push_back(stream + "/" + FileSink::file_name(stream, s));
   if (!seqs.empty()) {
     res.first_file = seqs.front();
     res.last_file = seqs.back();
@@ -355,6 +360,7 @@ StreamVerifyResult verify_stream_chain(const fs::path& root, const std::string& 
         res.problem = ChainProblem{"removed", names[i], 0,
                                    "removed: the file is " + std::to_string(size) + " bytes, shorter than its committed " +
                                        std::to_string(limit) + " bytes"};
+        res.records = walker.records;
         return res;
       }
       if (!ec && size > limit) {
@@ -364,7 +370,8 @@ StreamVerifyResult verify_stream_chain(const fs::path& root, const std::string& 
     }
     LineReader reader(path, limit);
     if (!reader.is_open()) {
-      res.problem = ChainProblem{"missing-file", names[i], 0, "removed: " + reader.error()};
+      res.problem = ChainProblem{"missing-file", names[i], 0, "missing-file: " + reader.error()};
+      res.records = walker.records;
       return res;
     }
     std::string_view text;
@@ -375,6 +382,7 @@ StreamVerifyResult verify_stream_chain(const fs::path& root, const std::string& 
       if (!complete) {
         if (limit >= 0) {
           res.problem = ChainProblem{"changed", names[i], n, "changed: the committed position does not end a line"};
+          res.records = walker.records;
           return res;
         }
         if (i + 1 == seqs.size()) {
@@ -384,17 +392,19 @@ StreamVerifyResult verify_stream_chain(const fs::path& root, const std::string& 
           break;
         }
         res.problem = ChainProblem{"changed", names[i], n, "changed: a rotated file ends in the middle of a line"};
+        res.records = walker.records;
         return res;
       }
       if (!walker.feed(text, Loc{i, n})) break;
     }
     if (!reader.error().empty() && !walker.problem) {
       res.problem = ChainProblem{"changed", names[i], n, "cannot read: " + reader.error()};
+      res.records = walker.records;
       return res;
     }
   }
   walker.finish();
-  res.problem = walker.problem;
+  res.problem = walker.problem ? walker.problem : gap;
   res.records = walker.records;
   res.head = walker.head;
   res.newest_observed_at = walker.newest_observed_at;

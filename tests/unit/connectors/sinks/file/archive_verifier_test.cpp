@@ -384,6 +384,54 @@ TEST(ArchiveRetention, NoRetentionNeverPrunesAndRecentFilesStay) {
   EXPECT_EQ(young.files().size(), m);
 }
 
+// The kind printed is the kind README lists (`missing-file`), and the count is the
+// records verified before the gap: every record of the files before the missing one.
+TEST_F(ArchiveVerify, AMissingFileIsReportedAsMissingFileAfterTheRecordsBeforeIt) {
+  const uint64_t in_first = read_lines(archive_file(root_, 1)).size();
+  ASSERT_GT(in_first, 0u);
+  fs::remove(archive_file(root_, 2));
+  auto r = verify_stream_chain(root_, kStream);
+  ASSERT_FALSE(r.intact());
+  EXPECT_EQ(r.problem->kind, "missing-file");
+  EXPECT_EQ(r.problem->file, "audit_log/audit_log-000002.jsonl");
+  EXPECT_TRUE(r.problem->message.starts_with("missing-file: ")) << r.problem->message;
+  EXPECT_EQ(r.records, in_first);
+
+  // A problem before the gap is the first problem.
+  const fs::path f = archive_file(root_, 1);
+  auto lines = read_lines(f);
+  lines.erase(lines.begin() + 10);
+  rewrite(f, lines);
+  auto t = verify_stream_chain(root_, kStream);
+  ASSERT_FALSE(t.intact());
+  EXPECT_EQ(t.problem->kind, "removed");
+  EXPECT_EQ(t.problem->line, 11u);
+}
+
+// `verify -c`: the file the checkpoint commits a position in is gone (the whole stream
+// directory, or only that file).
+TEST_F(ArchiveVerify, TheCommittedFileMissingIsMissingFile) {
+  VerifyOptions opts;
+  opts.stop_at = ArchivePosition{(*committed_)["archive"]["file"], (*committed_)["archive"]["offset"]};
+  const uint64_t last = opts.stop_at->file;
+  ASSERT_GT(last, 1u);
+  uint64_t before = 0;
+  for (uint64_t s = 1; s < last; ++s) before += read_lines(archive_file(root_, s)).size();
+  fs::remove(archive_file(root_, last));
+  auto r = verify_stream_chain(root_, kStream, opts);
+  ASSERT_FALSE(r.intact());
+  EXPECT_EQ(r.problem->kind, "missing-file");
+  EXPECT_EQ(r.problem->file, "audit_log/" + FileSink::file_name(kStream, last));
+  EXPECT_TRUE(r.problem->message.starts_with("missing-file: ")) << r.problem->message;
+  EXPECT_EQ(r.records, before);
+
+  fs::remove_all(root_ / kStream);
+  auto gone = verify_stream_chain(root_, kStream, opts);
+  ASSERT_FALSE(gone.intact());
+  EXPECT_EQ(gone.problem->kind, "missing-file");
+  EXPECT_EQ(gone.records, 0u);
+}
+
 TEST(ArchiveRetention, PruningIsVisibleAndTamperingWithItIsCaught) {
   const int64_t now = wall_now_ms();
   SmallArchive a{std::nullopt};

@@ -1,0 +1,124 @@
+"""End-to-end: the command line around the export (README "Using it", "ldexport verify"):
+`checkpoints reset` resets only streams ldexport knows, `verify -c` sees a removed
+archive, exit codes keep 2 for config and usage errors, start failures name their stream
+and sink, and the read-only commands (`checkpoints list`, `verify -c`) run beside a
+running ldexport without the token and create nothing.
+Run: python3 test_cli.py <ld-simulator> <ldexport> [test names...]
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+from harness import Simulator, Workspace, check, main
+
+
+def write_config(ws, sim, rotate="1MiB", state=None, archive=None, listen="127.0.0.1:0"):
+    with open(ws.config, "w") as f:
+        f.write("""launchdarkly:
+  base_url: %s
+  token: ${LD_API_TOKEN}
+  retry_base: 100ms
+  retry_max: 2s
+  max_retries: 12
+streams:
+  audit_log: { interval: 1s, jitter: 0s, start: 2020-01-01T00:00:00Z, lookback: 2m, batch_records: 100 }
+sinks:
+  - { name: archive, type: file, path: %s, rotate_bytes: %s }
+checkpoint: { type: file, path: %s }
+dead_letter: { path: %s }
+log: { level: info, format: json, progress_interval: 10s }
+http: { listen: %s }
+shutdown_timeout: 20s
+""" % (sim.base_url, archive or ws.archive, rotate, state or ws.state, ws.dead, listen))
+
+
+def ldx_cmd(ws, *args, env=None, config=None):
+    """Runs an ldexport command (not run/once) without LD_API_TOKEN unless env is given."""
+    if env is None:
+        env = dict(os.environ)
+        env.pop("LD_API_TOKEN", None)
+    p = subprocess.run([ws.ldexport] + list(args) + ["-c", config or ws.config], env=env, capture_output=True,
+                       text=True, timeout=300)
+    ws.outputs.append(p.stdout + p.stderr)
+    return p
+
+
+def json_lines(text):
+    out = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+
+
+def wait_for(cond, what, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def exported_archive(ws, sim):
+    write_config(ws, sim, rotate="64KiB")
+    ws.once(sim)
+    files = sorted(glob.glob(os.path.join(ws.archive, "audit_log", "audit_log-*.jsonl")))
+    check(len(files) >= 3, "64 KiB rotation should give several files, got %d" % len(files))
+    p = ldx_cmd(ws, "verify")
+    check(p.returncode == 0 and "verify: intact" in p.stdout, "untouched: rc %d\n%s%s"
+          % (p.returncode, p.stdout, p.stderr))
+    return files
+
+
+def verify_names_a_missing_file_as_readme_says(sim_bin, ldx):
+    """README: a whole file gone is kind `missing-file`, and the count is the records before it."""
+    ws = Workspace(ldx, "cli-verify-kind")
+    with Simulator(sim_bin, "--seed", 5, "--audit-entries", 1200) as sim:
+        files = exported_archive(ws, sim)
+        with open(files[0]) as f:
+            in_first = sum(1 for _ in f)
+        middle = tmp_copy(ws, "middle")
+        os.remove(os.path.join(middle, "audit_log", os.path.basename(files[1])))
+        p = subprocess.run([ldx, "verify", "--archive", middle], capture_output=True, text=True, timeout=300)
+        want = "NOT INTACT at audit_log/%s: missing-file:" % os.path.basename(files[1])
+        check(p.returncode == 1 and want in p.stdout, "missing middle file: rc %d, expected %r in:\n%s"
+              % (p.returncode, want, p.stdout))
+        check("%d record(s) before it verified" % in_first in p.stdout,
+              "the count should be the %d records of the first file:\n%s" % (in_first, p.stdout))
+        # The newest (committed) file removed, seen with -c.
+        cfg = os.path.join(ws.dir, "copy.yaml")
+        last = tmp_copy(ws, "last")
+        os.remove(os.path.join(last, "audit_log", os.path.basename(files[-1])))
+        write_config_copy(ws, cfg, last)
+        p = ldx_cmd(ws, "verify", config=cfg)
+        want = "NOT INTACT at audit_log/%s: missing-file:" % os.path.basename(files[-1])
+        check(p.returncode == 1 and want in p.stdout, "committed file removed: rc %d, expected %r in:\n%s%s"
+              % (p.returncode, want, p.stdout, p.stderr))
+    ws.cleanup()
+
+
+def tmp_copy(ws, name):
+    dst = os.path.join(ws.dir, name)
+    shutil.copytree(ws.archive, dst)
+    return dst
+
+
+def write_config_copy(ws, path, archive):
+    with open(ws.config) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("path: %s," % ws.archive, "path: %s," % archive))
+
+
+TESTS = {
+    "verify_names_a_missing_file_as_readme_says": verify_names_a_missing_file_as_readme_says,
+}
+
+if __name__ == "__main__":
+    main(TESTS)
