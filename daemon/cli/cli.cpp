@@ -116,28 +116,40 @@ Result<std::unique_ptr<CheckpointStore>> open_store(const Config& cfg) {
   return store;
 }
 
+// Reads only: the store is not opened, so this takes no lock (it runs beside a running
+// ldexport), needs no token and creates nothing. Exit 1 when a checkpoint cannot be read.
 int checkpoints_list(const std::string& config_path) {
-  auto cfg = load_or_report(config_path);
+  auto cfg = load_config_without_token(config_path);
   if (!cfg) return kExitInvalid;
-  auto store = open_store(*cfg);
+  auto store = build_store_for_reading(*cfg);
   if (!store.is_ok()) {
-    std::cerr << "ldexport: " << store.status().message() << "\n";
+    std::cerr << "ldexport checkpoints list: cannot read the checkpoints: " << store.status().message() << "\n";
     return kExitFailed;
   }
-  auto streams = store.value()->list_streams();
+  auto streams = list_checkpointed_streams(*cfg, *store.value());
   if (!streams.is_ok()) {
-    std::cerr << "ldexport: " << streams.status().message() << "\n";
+    std::cerr << "ldexport checkpoints list: cannot read the checkpoints: " << streams.status().message() << "\n";
     return kExitFailed;
   }
   if (streams->empty()) std::cout << "no checkpoints yet\n";
+  int unreadable = 0;
   for (const auto& s : streams.value()) {
     auto cp = store.value()->load(s);
     if (!cp.is_ok()) {
       std::cout << s << ": unreadable: " << cp.status().message() << "\n";
+      ++unreadable;
+      continue;
+    }
+    if (!cp.value()) {
+      std::cout << s << ": no checkpoint (removed while listing)\n";
       continue;
     }
     std::cout << s << "\tcommitted_at=" << format_rfc3339_ms(cp.value()->committed_at_ms)
               << "\tcursor=" << cp.value()->source_cursor.dump().substr(0, 200) << "\n";
+  }
+  if (unreadable > 0) {
+    std::cerr << "ldexport checkpoints list: " << unreadable << " checkpoint(s) cannot be read (see above)\n";
+    return kExitFailed;
   }
   return kExitOk;
 }

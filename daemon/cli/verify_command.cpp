@@ -4,6 +4,7 @@
 
 #include <iostream>
 
+#include "checkpoint/file/file_checkpoint_store.h"
 #include "common/hash_chain.h"
 #include "registry.h"
 #include "sinks/file/archive_verifier.h"
@@ -100,10 +101,12 @@ int verify_archive_dir(const fs::path& dir) {
   return intact ? kExitIntact : kExitBroken;
 }
 
-// The config as the exporter reads it, except that verify talks to no LaunchDarkly API:
-// an auditor may run it without the token (e.g. ${LD_API_TOKEN} unset). Any other
-// problem is reported as `validate` would.
-std::unique_ptr<Config> load_for_verify(const std::string& config_path) {
+}  // namespace
+
+// The config as the exporter reads it, except that verify and checkpoints talk to no
+// LaunchDarkly API: an auditor may run them without the token (e.g. ${LD_API_TOKEN}
+// unset). Any other problem is reported as `validate` would.
+std::unique_ptr<Config> load_config_without_token(const std::string& config_path) {
   auto loaded = load_config_file(config_path, builtin_catalog());
   if (loaded.config) return std::move(loaded.config);
   try {
@@ -124,8 +127,20 @@ std::unique_ptr<Config> load_for_verify(const std::string& config_path) {
   return nullptr;
 }
 
+Result<std::unique_ptr<CheckpointStore>> build_store_for_reading(const Config& cfg) { return cfg.checkpoint->build(); }
+
+Result<std::vector<std::string>> list_checkpointed_streams(const Config& cfg, CheckpointStore& store) {
+  if (const auto* f = dynamic_cast<const FileCheckpointConfig*>(cfg.checkpoint.get())) {
+    std::error_code ec;
+    if (!fs::exists(f->path, ec) && !ec) return std::vector<std::string>{};
+  }
+  return store.list_streams();
+}
+
+namespace {
+
 int verify_config(const std::string& config_path) {
-  auto loaded = load_for_verify(config_path);
+  auto loaded = load_config_without_token(config_path);
   if (!loaded) return kExitInvalid;
   const Config& cfg = *loaded;
   std::vector<const FileSinkConfig*> archives;
@@ -136,29 +151,31 @@ int verify_config(const std::string& config_path) {
     std::cerr << "ldexport verify: " << config_path << " has no sink of type file (the archive)\n";
     return kExitInvalid;
   }
+  // The store is read, never opened: open() takes the writer's lock (held by a running
+  // ldexport) and creates a missing directory; verify only reads.
   std::unique_ptr<CheckpointStore> store;
-  if (auto built = cfg.checkpoint->build(); built.is_ok()) {
-    if (auto st = built.value()->open(); st.is_ok()) {
-      store = std::move(built.value());
-    } else if (built.value()->list_streams().is_ok() && built.value()->load("audit_log").is_ok()) {
-      // open() takes the writer's lock, held by a running ldexport; verify only reads, and
-      // a store that reads without it (the file store: atomically replaced files) is used.
-      store = std::move(built.value());
-    } else {
-      std::cout << "note: cannot read the checkpoints (" << st.message()
-                << "); verifying the archive alone, without its committed positions and chain head\n";
-    }
+  std::vector<std::string> checkpointed;
+  if (auto built = build_store_for_reading(cfg); !built.is_ok()) {
+    std::cout << "note: cannot read the checkpoints (" << built.status().message()
+              << "); verifying the archive alone, without its committed positions and chain head\n";
+  } else if (auto listed = list_checkpointed_streams(cfg, *built.value()); !listed.is_ok()) {
+    std::cout << "note: cannot read the checkpoints (" << listed.status().message()
+              << "); verifying the archive alone, without its committed positions and chain head\n";
   } else {
-    std::cout << "note: cannot read the checkpoints (" << built.status().message() << ")\n";
+    store = std::move(built.value());
+    checkpointed = std::move(listed.value());
   }
   bool intact = true;
   for (const FileSinkConfig* sink : archives) {
     const fs::path root = sink->path;
     const std::string label = archives.size() > 1 ? sink->name + "/" : "";
-    for (const auto& stream : list_archive_streams(root)) {
+    std::map<std::string, Result<std::optional<Checkpoint>>> checkpoints;
+    const auto streams = list_archive_streams(root);
+    for (const auto& stream : streams) {
       Committed committed;
       if (store) {
-        auto cp = store->load(stream);
+        auto it = checkpoints.find(stream);
+        auto cp = it != checkpoints.end() ? std::move(it->second) : store->load(stream);
         if (!cp.is_ok()) {
           std::cout << label << stream << ": NOT INTACT: its checkpoint cannot be read: " << cp.status().message() << "\n";
           intact = false;
@@ -166,11 +183,11 @@ int verify_config(const std::string& config_path) {
         }
         if (cp.value()) {
           const auto& pos = cp.value()->sink_positions;
-          if (auto it = pos.find(sink->name); it != pos.end() && it->is_object()) {
-            committed.position = ArchivePosition{it->value("file", uint64_t{1}), it->value("offset", int64_t{0})};
+          if (auto p = pos.find(sink->name); p != pos.end() && p->is_object()) {
+            committed.position = ArchivePosition{p->value("file", uint64_t{1}), p->value("offset", int64_t{0})};
           }
-          if (auto it = pos.find(kChainPositionKey); it != pos.end() && it->is_object()) {
-            committed.chain_head = it->value("head", std::string());
+          if (auto p = pos.find(kChainPositionKey); p != pos.end() && p->is_object()) {
+            committed.chain_head = p->value("head", std::string());
           }
         }
       }

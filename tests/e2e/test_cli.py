@@ -116,8 +116,52 @@ def write_config_copy(ws, path, archive):
         f.write(text.replace("path: %s," % ws.archive, "path: %s," % archive))
 
 
+def read_only_commands_beside_a_running_daemon(sim_bin, ldx):
+    ws = Workspace(ldx, "cli-readonly")
+    with Simulator(sim_bin, "--audit-entries", 400) as sim:
+        write_config(ws, sim)
+        p = ws.start_run(sim)
+        try:
+            wait_for(lambda: os.path.exists(os.path.join(ws.state, "audit_log.checkpoint.json")), "a checkpoint")
+            # No LD_API_TOKEN in the environment (ldx_cmd drops it), the daemon holds the locks.
+            c = ldx_cmd(ws, "checkpoints", "list")
+            check(c.returncode == 0 and re.search(r"^audit_log\tcommitted_at=", c.stdout, re.M),
+                  "checkpoints list beside a running ldexport, without the token: rc %d\n%s%s"
+                  % (c.returncode, c.stdout, c.stderr))
+            v = ldx_cmd(ws, "verify")
+            check(v.returncode == 0 and "matches the checkpoint" in v.stdout,
+                  "verify -c beside a running ldexport: rc %d\n%s%s" % (v.returncode, v.stdout, v.stderr))
+        finally:
+            check(ws.finish_run(p) == 0, "run did not stop cleanly")
+
+        # Nothing is created for a checkpoint directory that does not exist.
+        nowhere = os.path.join(ws.dir, "no-state")
+        cfg = os.path.join(ws.dir, "no-state.yaml")
+        with open(ws.config) as f:
+            text = f.read()
+        with open(cfg, "w") as f:
+            f.write(text.replace("path: %s }" % ws.state, "path: %s }" % nowhere))
+        c = ldx_cmd(ws, "checkpoints", "list", config=cfg)
+        check(c.returncode == 0 and "no checkpoints yet" in c.stdout, "list without a state directory: rc %d\n%s%s"
+              % (c.returncode, c.stdout, c.stderr))
+        check(not os.path.exists(nowhere), "checkpoints list created the checkpoint directory")
+        v = ldx_cmd(ws, "verify", config=cfg)
+        check(not os.path.exists(nowhere), "verify -c created the checkpoint directory")
+        check(v.returncode == 0, "verify -c without checkpoints: rc %d\n%s%s" % (v.returncode, v.stdout, v.stderr))
+
+        # An unreadable checkpoint: exit 1 with a message naming it.
+        with open(os.path.join(ws.state, "audit_log.checkpoint.json"), "w") as f:
+            f.write("{not json")
+        c = ldx_cmd(ws, "checkpoints", "list")
+        check(c.returncode == 1 and "audit_log: unreadable" in c.stdout and "cannot be read" in c.stderr,
+              "list with an unreadable checkpoint: rc %d\n%s%s" % (c.returncode, c.stdout, c.stderr))
+        ws.assert_token_nowhere(sim.token)
+    ws.cleanup()
+
+
 TESTS = {
     "verify_names_a_missing_file_as_readme_says": verify_names_a_missing_file_as_readme_says,
+    "read_only_commands_beside_a_running_daemon": read_only_commands_beside_a_running_daemon,
 }
 
 if __name__ == "__main__":
