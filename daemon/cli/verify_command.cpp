@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <iostream>
+#include <set>
 
 #include "checkpoint/file/file_checkpoint_store.h"
 #include "common/hash_chain.h"
@@ -45,6 +46,22 @@ std::string file_range(const StreamVerifyResult& r) {
 bool verify_and_report(const fs::path& root, const std::string& label, const std::string& stream,
                        const Committed* committed) {
   if (!stream_is_chained(stream)) {
+    // No chain to follow, but the file the checkpoint commits must still hold what it commits.
+    if (committed != nullptr && committed->position && committed->position->offset > 0) {
+      const std::string name = FileSink::file_name(stream, committed->position->file);
+      std::error_code ec;
+      const auto size = fs::file_size(root / stream / name, ec);
+      if (ec) {
+        std::cout << label << stream << ": NOT INTACT at " << stream << "/" << name << ": missing-file: " << name
+                  << ", the file the checkpoint commits " << committed->position->offset << " bytes in, is missing\n";
+        return false;
+      }
+      if (static_cast<int64_t>(size) < committed->position->offset) {
+        std::cout << label << stream << ": NOT INTACT at " << stream << "/" << name << ": removed: the file is "
+                  << size << " bytes, shorter than its committed " << committed->position->offset << " bytes\n";
+        return false;
+      }
+    }
     std::cout << label << stream << ": not hash-chained: skipped\n";
     return true;
   }
@@ -169,8 +186,17 @@ int verify_config(const std::string& config_path) {
   for (const FileSinkConfig* sink : archives) {
     const fs::path root = sink->path;
     const std::string label = archives.size() > 1 ? sink->name + "/" : "";
+    // Every stream with files in the archive, and every stream whose checkpoint commits
+    // a position in it: a stream directory removed as a whole is not intact.
+    std::set<std::string> streams;
+    for (auto& s : list_archive_streams(root)) streams.insert(std::move(s));
     std::map<std::string, Result<std::optional<Checkpoint>>> checkpoints;
-    const auto streams = list_archive_streams(root);
+    for (const auto& stream : checkpointed) {
+      auto cp = store->load(stream);
+      const bool commits_here = cp.is_ok() && cp.value() && cp.value()->sink_positions.contains(sink->name);
+      if (!cp.is_ok() || commits_here) streams.insert(stream);
+      checkpoints.emplace(stream, std::move(cp));
+    }
     for (const auto& stream : streams) {
       Committed committed;
       if (store) {

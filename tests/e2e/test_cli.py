@@ -103,6 +103,23 @@ def verify_names_a_missing_file_as_readme_says(sim_bin, ldx):
     ws.cleanup()
 
 
+def verify_c_sees_a_removed_stream_directory(sim_bin, ldx):
+    """README: `-c` verifies up to the committed position; a committed archive that is gone is not intact."""
+    ws = Workspace(ldx, "cli-verify-gone")
+    with Simulator(sim_bin, "--seed", 5, "--audit-entries", 1200) as sim:
+        exported_archive(ws, sim)
+        shutil.rmtree(os.path.join(ws.archive, "audit_log"))
+        p = ldx_cmd(ws, "verify")
+        check(p.returncode == 1 and "audit_log: NOT INTACT" in p.stdout and "missing-file" in p.stdout
+              and "verify: NOT INTACT" in p.stdout,
+              "verify -c after rm -rf archive/audit_log: rc %d\n%s%s" % (p.returncode, p.stdout, p.stderr))
+        shutil.rmtree(ws.archive)
+        p = ldx_cmd(ws, "verify")
+        check(p.returncode == 1 and "audit_log: NOT INTACT" in p.stdout and "missing-file" in p.stdout,
+              "verify -c after rm -rf of the archive root: rc %d\n%s%s" % (p.returncode, p.stdout, p.stderr))
+    ws.cleanup()
+
+
 def tmp_copy(ws, name):
     dst = os.path.join(ws.dir, name)
     shutil.copytree(ws.archive, dst)
@@ -160,6 +177,7 @@ def read_only_commands_beside_a_running_daemon(sim_bin, ldx):
 
 
 TESTS = {
+    "verify_c_sees_a_removed_stream_directory": verify_c_sees_a_removed_stream_directory,
     "verify_names_a_missing_file_as_readme_says": verify_names_a_missing_file_as_readme_says,
     "read_only_commands_beside_a_running_daemon": read_only_commands_beside_a_running_daemon,
 }
