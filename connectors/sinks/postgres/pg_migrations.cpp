@@ -46,6 +46,16 @@ std::vector<std::string> migration_1(const std::string& s) {
   };
 }
 
+// A dead letter is keyed on what was refused, so a batch replayed after its COMMIT (the
+// checkpoint was lost: kill -9, another sink failed) adds no second row. Rows written
+// before this migration keep a null key and stay as they are.
+std::vector<std::string> migration_2(const std::string& s) {
+  return {
+      "ALTER TABLE " + s + ".dead_letter ADD COLUMN record_key text",
+      "CREATE UNIQUE INDEX dead_letter_record_key_idx ON " + s + ".dead_letter (stream, record_key)",
+  };
+}
+
 constexpr const char* kLockName = "#migrations";  // '#' cannot occur in a stream name
 
 }  // namespace
@@ -53,6 +63,7 @@ constexpr const char* kLockName = "#migrations";  // '#' cannot occur in a strea
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> kAll{
       {1, "stream registry, sink cursors, dead letters, checkpoints", &migration_1},
+      {2, "dead letters keyed on the refused record, so a replay adds none", &migration_2},
   };
   return kAll;
 }

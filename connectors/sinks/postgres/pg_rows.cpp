@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 
+#include "common/hash_chain.h"
 #include "core/time_util.h"
 
 namespace ldx::pg {
@@ -136,6 +137,20 @@ std::vector<PlannedChange> plan_entity_changes(const std::vector<const Record*>&
     out.push_back(PlannedChange{i, st.revision, valid_from, std::nullopt});
   }
   return out;
+}
+
+std::string dead_letter_key(const Record& r) {
+  std::string fp;
+  auto field = [&fp](std::string_view v) {
+    fp += std::to_string(v.size());
+    fp += ':';
+    fp += v;
+  };
+  field(op_name(r.op));
+  field(r.id);
+  field(r.version ? std::to_string(*r.version) : std::string());
+  field(r.data);
+  return sha256_hex(fp);
 }
 
 std::string to_storable_text(std::string_view in) {

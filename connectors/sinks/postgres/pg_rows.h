@@ -88,4 +88,9 @@ std::vector<PlannedChange> plan_entity_changes(const std::vector<const Record*>&
 // U+FFFD. The dead-letter table stores refused records this way.
 std::string to_storable_text(std::string_view bytes);
 
+// The key of a refused record's row in <schema>.dead_letter (unique per stream): SHA-256
+// of what makes it this record (op, id, version, data), not of when it was fetched
+// (observed_at), so the same record refused again on a replay maps to the same row.
+std::string dead_letter_key(const Record& r);
+
 }  // namespace ldx::pg

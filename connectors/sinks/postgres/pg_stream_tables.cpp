@@ -165,7 +165,8 @@ StreamSql build_stream_sql(const std::string& schema, const std::string& stream,
                     " updated_at = now() RETURNING batches";
   q.read_cursor = "SELECT batches FROM " + s + ".ldexport_cursors WHERE stream = $1";
   q.insert_dead_letter = "INSERT INTO " + s +
-                         ".dead_letter (stream, record_id, reason, envelope) VALUES ($1, $2, $3, $4)";
+                         ".dead_letter (stream, record_id, reason, envelope, record_key) VALUES ($1, $2, $3, $4, $5)"
+                         " ON CONFLICT (stream, record_key) DO NOTHING";
   return q;
 }
 

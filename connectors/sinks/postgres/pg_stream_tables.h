@@ -60,7 +60,9 @@ struct StreamSql {
   // both
   std::string upsert_cursor;       // $1 stream, $2 cursor json text -> batches
   std::string read_cursor;         // $1 stream -> batches
-  std::string insert_dead_letter;  // $1 stream, $2 record id, $3 reason, $4 envelope
+  // $1 stream, $2 record id, $3 reason, $4 envelope, $5 record key (dead_letter_key):
+  // the same refused record again (a replayed batch) adds no row.
+  std::string insert_dead_letter;
 };
 
 StreamSql build_stream_sql(const std::string& schema, const std::string& stream, TableLayout layout);

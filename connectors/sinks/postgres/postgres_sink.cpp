@@ -375,11 +375,19 @@ Result<nlohmann::json> PostgresSink::write_batch(StreamWriter& w, const Batch& b
         } catch (const std::exception& e) {
           Status st = pg::status_from_exception(e, "");
           if (st.error_class() != ErrorClass::kDataError) throw;
-          // `one` is gone: its savepoint was rolled back, the transaction goes on.
-          spdlog::warn("{}dead-lettered record {} into {}.dead_letter: {}", context(w.stream), r->id, opts_.schema,
-                       st.message());
-          tx.exec_prepared(kDeadLetter, w.stream, pg::to_storable_text(r->id), pg::to_storable_text(st.message()),
-                           pg::to_storable_text(envelope_of(*r)));
+          // `one` is gone: its savepoint was rolled back, the transaction goes on. The
+          // row is keyed on the record: a replay of a committed batch adds none.
+          const auto added = tx.exec_prepared(kDeadLetter, w.stream, pg::to_storable_text(r->id),
+                                              pg::to_storable_text(st.message()),
+                                              pg::to_storable_text(envelope_of(*r)), pg::dead_letter_key(*r))
+                                 .affected_rows();
+          if (added > 0) {
+            spdlog::warn("{}dead-lettered record {} into {}.dead_letter: {}", context(w.stream), r->id,
+                         opts_.schema, st.message());
+          } else {
+            spdlog::info("{}record {} refused again, already in {}.dead_letter (a replayed batch)", context(w.stream),
+                         r->id, opts_.schema);
+          }
           ++refused;
         }
       }

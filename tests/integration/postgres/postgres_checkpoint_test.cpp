@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "pg_test_util.h"
+#include "sinks/postgres/pg_migrations.h"
 #include "sinks/postgres/postgres_sink.h"
 
 namespace ldx::pgtest {
@@ -66,7 +67,8 @@ TEST_F(PostgresCheckpointTest, SharesOneMigratedSchemaWithTheSink) {
   PostgresSink sink(o, stop);
   ASSERT_TRUE(sink.open().is_ok());
   auto store = open_store();
-  EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".ldexport_migrations"), 1);
+  // Each migration applied once, whichever of the two opened the schema first.
+  EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".ldexport_migrations"), pg::latest_schema_version());
   EXPECT_TRUE(store->commit("audit_log", cp(1, 1)).is_ok());
 }
 

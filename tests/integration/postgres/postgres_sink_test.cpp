@@ -242,6 +242,57 @@ TEST_F(PostgresSinkTest, RefusedRecordsAreDeadLetteredWithTheirReasonAndTheRestI
   EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".dead_letter WHERE stream = 'flags'"), 1);
 }
 
+TEST_F(PostgresSinkTest, AReplayedBatchAddsNoSecondDeadLetter) {
+  // A batch committed here whose checkpoint was lost (kill -9 during the checkpoint
+  // commit, or another sink failed) is written again: README promises exactly once.
+  auto batch = [](int64_t observed_shift) {
+    auto bad = audit_record("notjson", kT0, "{not json");
+    bad.observed_at_ms += observed_shift;  // fetched again after a restart
+    bad.envelope.clear();
+    bad.finish();
+    return make_batch("audit_log", {audit_record("good1", kT0), bad}, 1);
+  };
+  auto sink = open_sink("audit_log");
+  write_ok(*sink, batch(0));
+  write_ok(*sink, batch(0));
+  EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".dead_letter"), 1);
+  ASSERT_TRUE(sink->close().is_ok());
+  auto restarted = open_sink("audit_log");  // the checkpoint never saw the batch
+  write_ok(*restarted, batch(60'000));
+  EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".dead_letter"), 1);
+  EXPECT_EQ(ids("audit_log"), (std::set<std::string>{"good1"}));
+
+  auto flags = open_sink("flags");
+  auto fb = make_batch("flags", {entity_record("flags", "ok", Op::kUpsert, 1, kT0, "{}"),
+                                 entity_record("flags", "bad", Op::kUpsert, 1, kT0, "[unclosed")},
+                       1);
+  write_ok(*flags, fb);
+  write_ok(*flags, fb);
+  EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".dead_letter WHERE stream = 'flags'"), 1);
+  // Another refused version of the same id is another dead letter.
+  write_ok(*flags, make_batch("flags", {entity_record("flags", "bad", Op::kUpsert, 2, kT0 + 1, "[unclosed2")}, 2));
+  EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".dead_letter WHERE stream = 'flags'"), 2);
+}
+
+TEST_F(PostgresSinkTest, TheDeadLetterKeyMigrationKeepsExistingRows) {
+  auto sink = open_sink("audit_log");
+  ASSERT_TRUE(sink->close().is_ok());
+  // Back to the version 1 table, holding rows a version 1 daemon wrote (replays included).
+  query("ALTER TABLE \"" + schema_ + "\".dead_letter DROP COLUMN record_key");
+  query("DELETE FROM \"" + schema_ + "\".ldexport_migrations WHERE version >= 2");
+  for (int i = 0; i < 2; ++i) {
+    query("INSERT INTO \"" + schema_ +
+          "\".dead_letter (stream, record_id, reason, envelope) VALUES ('audit_log', 'old', 'r', '{x')");
+  }
+  auto upgraded = open_sink("audit_log");
+  EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".dead_letter WHERE record_id = 'old'"), 2);
+  EXPECT_EQ(scalar("SELECT max(version) FROM \"" + schema_ + "\".ldexport_migrations"), 2);
+  auto b = make_batch("audit_log", {audit_record("new", kT0, "{not json")}, 1);
+  write_ok(*upgraded, b);
+  write_ok(*upgraded, b);
+  EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".dead_letter WHERE record_id = 'new'"), 1);
+}
+
 TEST_F(PostgresSinkTest, ASchemaMigratedByANewerDaemonIsRefused) {
   auto sink = open_sink("audit_log");
   ASSERT_TRUE(sink->close().is_ok());

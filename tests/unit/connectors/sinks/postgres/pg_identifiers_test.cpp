@@ -58,7 +58,8 @@ TEST(PgStreamTables, StatementsUseQuotedIdentifiersAndBindEveryValue) {
   EXPECT_EQ(a.table, "\"Warehouse\".\"audit_log\"");
   EXPECT_NE(a.insert_append.find("ON CONFLICT (id) DO NOTHING"), std::string::npos);
   EXPECT_NE(a.upsert_cursor.find("$2::jsonb"), std::string::npos);
-  EXPECT_NE(a.insert_dead_letter.find("VALUES ($1, $2, $3, $4)"), std::string::npos);
+  EXPECT_NE(a.insert_dead_letter.find("VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stream, record_key) DO NOTHING"),
+            std::string::npos);
   EXPECT_TRUE(a.history.empty());
 
   const StreamSql e = build_stream_sql("Warehouse", "flags", TableLayout::kEntity);

@@ -225,5 +225,15 @@ TEST(PgTextArrayLiteral, QuotesEveryElement) {
   EXPECT_EQ(text_array_literal({}), "{}");
 }
 
+TEST(PgRows, ADeadLetterKeyIsTheRecordNotWhenItWasFetched) {
+  const Record a = entity("f", Op::kUpsert, 3, 1000, "[bad", 1);
+  EXPECT_EQ(dead_letter_key(a), dead_letter_key(entity("f", Op::kUpsert, 3, 1000, "[bad", 2)));
+  EXPECT_NE(dead_letter_key(a), dead_letter_key(entity("f", Op::kUpsert, 4, 1000, "[bad", 1)));
+  EXPECT_NE(dead_letter_key(a), dead_letter_key(entity("f", Op::kUpsert, 3, 1000, "[bad2", 1)));
+  EXPECT_NE(dead_letter_key(a), dead_letter_key(entity("g", Op::kUpsert, 3, 1000, "[bad", 1)));
+  EXPECT_NE(dead_letter_key(a), dead_letter_key(entity("f", Op::kDelete, 3, 1000, "[bad", 1)));
+  EXPECT_NE(dead_letter_key(entity("ab", Op::kUpsert, {}, {}, "c")), dead_letter_key(entity("a", Op::kUpsert, {}, {}, "bc")));
+}
+
 }  // namespace
 }  // namespace ldx::pg
