@@ -98,6 +98,10 @@ std::string PostgresSink::context(const std::string& stream) const {
 }
 
 Status PostgresSink::open() {
+  {
+    std::lock_guard lock(health_mu_);
+    closed_ = false;
+  }
   if (auto st = pg::validate_identifier(opts_.schema, "schema"); !st.is_ok()) return st.with_context(context(""));
   auto conn = pg::connect(opts_.dsn, "ldexport sink " + opts_.name, context(""));
   if (!conn.is_ok()) return conn.status();
@@ -426,6 +430,8 @@ Result<nlohmann::json> PostgresSink::write(const Batch& batch) {
 
 Status PostgresSink::health() {
   std::lock_guard lock(health_mu_);
+  // The status thread may ask after close(): answer without opening a connection again.
+  if (closed_) return Status::retryable(context("") + "closed");
   if (!health_conn_) {
     auto conn = pg::connect(opts_.dsn, "ldexport health " + opts_.name, context(""));
     if (!conn.is_ok()) return conn.status();
@@ -444,6 +450,7 @@ Status PostgresSink::health() {
 Status PostgresSink::close() {
   {
     std::lock_guard lock(health_mu_);
+    closed_ = true;
     health_conn_.reset();
   }
   std::lock_guard lock(mu_);

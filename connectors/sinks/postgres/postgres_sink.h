@@ -64,6 +64,7 @@ class PostgresSink final : public Sink {
   Status close() override;
   // For /readyz: SELECT 1 on a connection of its own (never a writer's, which belongs
   // to its stream thread). A standby daemon is healthy: the database is reachable.
+  // After close() it is unhealthy ("closed") and opens no connection.
   Status health() override;
 
  private:
@@ -79,8 +80,9 @@ class PostgresSink final : public Sink {
   StopSignal& stop_;
   std::mutex mu_;  // guards writers_; each StreamWriter is used by its stream's thread only
   std::map<std::string, std::unique_ptr<StreamWriter>> writers_;
-  std::mutex health_mu_;  // guards health_conn_
+  std::mutex health_mu_;  // guards health_conn_ and closed_
   std::unique_ptr<pqxx::connection> health_conn_;
+  bool closed_ = false;  // after close(), health() reports so instead of reconnecting
 };
 
 }  // namespace ldx

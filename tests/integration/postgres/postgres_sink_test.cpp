@@ -293,6 +293,23 @@ TEST_F(PostgresSinkTest, TheDeadLetterKeyMigrationKeepsExistingRows) {
   EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".dead_letter WHERE record_id = 'new'"), 1);
 }
 
+TEST_F(PostgresSinkTest, HealthAfterCloseSaysClosedAndOpensNoConnection) {
+  // The status thread may call health() after the sink was closed at shutdown.
+  auto sink = open_sink("audit_log");
+  ASSERT_TRUE(sink->health().is_ok());
+  const std::string app = "ldexport health warehouse";
+  ASSERT_TRUE(wait_for_sessions(app, 1));
+  ASSERT_TRUE(sink->close().is_ok());
+  Status st = sink->health();
+  EXPECT_FALSE(st.is_ok());
+  EXPECT_NE(st.message().find("closed"), std::string::npos) << st.describe();
+  for (int i = 0; i < 50 && scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app + "'") > 0;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + app + "'"), 0);
+}
+
 TEST_F(PostgresSinkTest, ASchemaMigratedByANewerDaemonIsRefused) {
   auto sink = open_sink("audit_log");
   ASSERT_TRUE(sink->close().is_ok());
