@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "cli/verify_command.h"
@@ -109,11 +110,10 @@ int validate_command(const std::string& config_path) {
   return kExitOk;
 }
 
-Result<std::unique_ptr<CheckpointStore>> open_store(const Config& cfg) {
-  auto store = cfg.checkpoint->build();
-  if (!store.is_ok()) return store.status();
-  if (auto st = store.value()->open(); !st.is_ok()) return st;
-  return store;
+std::string joined(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "(none)" : out;
 }
 
 // Reads only: the store is not opened, so this takes no lock (it runs beside a running
@@ -154,16 +154,40 @@ int checkpoints_list(const std::string& config_path) {
   return kExitOk;
 }
 
+// Only a stream ldexport knows is reset: one the config lists, or one with a checkpoint
+// in the store (a stream since removed from the config). Anything else, a path above
+// all, is a usage error. The store is opened (its writer's lock taken) for the reset.
 int checkpoints_reset(const std::string& config_path, const std::string& stream) {
-  auto cfg = load_or_report(config_path);
+  auto cfg = load_config_without_token(config_path);
   if (!cfg) return kExitInvalid;
-  auto store = open_store(*cfg);
-  if (!store.is_ok()) {
-    std::cerr << "ldexport: " << store.status().message() << "\n";
+  std::set<std::string> configured;
+  for (const auto& sc : cfg->streams) configured.insert(sc->stream);
+  auto built = build_store_for_reading(*cfg);
+  if (!built.is_ok()) {
+    std::cerr << "ldexport checkpoints reset: " << built.status().message() << "\n";
     return kExitFailed;
   }
-  if (auto st = store.value()->reset(stream); !st.is_ok()) {
-    std::cerr << "ldexport: " << st.message() << "\n";
+  auto& store = *built.value();
+  if (!configured.contains(stream)) {
+    auto listed = list_checkpointed_streams(*cfg, store);
+    if (!listed.is_ok()) {
+      std::cerr << "ldexport checkpoints reset: cannot read the checkpoints: " << listed.status().message() << "\n";
+      return kExitFailed;
+    }
+    std::set<std::string> known = configured;
+    known.insert(listed->begin(), listed->end());
+    if (!known.contains(stream)) {
+      std::cerr << "ldexport checkpoints reset: unknown stream '" << stream << "': it is not in " << config_path
+                << " and has no checkpoint; known streams: " << joined(known) << "\n";
+      return kExitInvalid;
+    }
+  }
+  if (auto st = store.open(); !st.is_ok()) {
+    std::cerr << "ldexport checkpoints reset: " << st.message() << "\n";
+    return kExitFailed;
+  }
+  if (auto st = store.reset(stream); !st.is_ok()) {
+    std::cerr << "ldexport checkpoints reset: " << st.message() << "\n";
     return kExitFailed;
   }
   std::cout << "checkpoint of " << stream

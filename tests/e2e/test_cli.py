@@ -65,6 +65,40 @@ def wait_for(cond, what, timeout=60):
     raise AssertionError("timed out waiting for " + what)
 
 
+def reset_accepts_only_known_streams(sim_bin, ldx):
+    ws = Workspace(ldx, "cli-reset")
+    with Simulator(sim_bin, "--audit-entries", 50) as sim:
+        write_config(ws, sim)
+        ws.once(sim)
+        checkpoint = os.path.join(ws.state, "audit_log.checkpoint.json")
+        check(os.path.exists(checkpoint), "no checkpoint after once")
+        # A file outside the state directory that a path-like name would reach.
+        victim_dir = os.path.join(ws.dir, "victim")
+        os.makedirs(victim_dir)
+        victim = os.path.join(victim_dir, "x.checkpoint.json")
+        with open(victim, "w") as f:
+            f.write("{}")
+        for bad in ("../victim/x", os.path.join(victim_dir, "x"), "bogus", ""):
+            p = ldx_cmd(ws, "checkpoints", "reset", bad)
+            check(p.returncode == 2, "reset %r exited %d, expected 2 (usage):\n%s%s"
+                  % (bad, p.returncode, p.stdout, p.stderr))
+            check("removed" not in p.stdout, "reset %r claims a removal:\n%s" % (bad, p.stdout))
+            check("known streams: audit_log" in p.stderr, "reset %r does not name the known streams:\n%s"
+                  % (bad, p.stderr))
+        check(os.path.exists(victim), "checkpoints reset removed a file outside the state directory")
+        check(os.path.exists(checkpoint), "a refused reset removed the audit_log checkpoint")
+        # A stream removed from the config but still checkpointed can be reset.
+        shutil.copy(checkpoint, os.path.join(ws.state, "flags.checkpoint.json"))
+        p = ldx_cmd(ws, "checkpoints", "reset", "flags")
+        check(p.returncode == 0 and "checkpoint of flags removed" in p.stdout,
+              "reset of a checkpointed stream no longer configured: rc %d\n%s%s" % (p.returncode, p.stdout, p.stderr))
+        check(not os.path.exists(os.path.join(ws.state, "flags.checkpoint.json")), "flags checkpoint still there")
+        p = ldx_cmd(ws, "checkpoints", "reset", "audit_log")
+        check(p.returncode == 0 and not os.path.exists(checkpoint),
+              "reset audit_log: rc %d\n%s%s" % (p.returncode, p.stdout, p.stderr))
+    ws.cleanup()
+
+
 def exported_archive(ws, sim):
     write_config(ws, sim, rotate="64KiB")
     ws.once(sim)
@@ -177,6 +211,7 @@ def read_only_commands_beside_a_running_daemon(sim_bin, ldx):
 
 
 TESTS = {
+    "reset_accepts_only_known_streams": reset_accepts_only_known_streams,
     "verify_c_sees_a_removed_stream_directory": verify_c_sees_a_removed_stream_directory,
     "verify_names_a_missing_file_as_readme_says": verify_names_a_missing_file_as_readme_says,
     "read_only_commands_beside_a_running_daemon": read_only_commands_beside_a_running_daemon,

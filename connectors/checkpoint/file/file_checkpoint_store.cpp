@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -93,7 +94,18 @@ Result<std::vector<std::string>> FileCheckpointStore::list_streams() {
   return out;
 }
 
+Status check_stream_name(const std::string& stream) {
+  const bool plain = !stream.empty() && stream.size() <= 128 && stream.front() != '-' &&
+                     std::all_of(stream.begin(), stream.end(), [](char c) {
+                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                              c == '-';
+                     });
+  if (plain) return Status::ok();
+  return Status::fatal("'" + stream + "' is not a stream name (a stream name is a plain identifier: letters, digits, '_' and '-')");
+}
+
 Status FileCheckpointStore::reset(const std::string& stream) {
+  if (auto st = check_stream_name(stream); !st.is_ok()) return st.with_context("cannot reset a checkpoint: ");
   std::error_code ec;
   std::filesystem::remove(file_for(stream), ec);
   if (ec) return Status::fatal("cannot remove checkpoint of " + stream + ": " + ec.message());

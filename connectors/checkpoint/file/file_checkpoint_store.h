@@ -15,6 +15,11 @@ namespace ldx {
 
 inline constexpr int kCheckpointFormat = 1;
 
+// A stream name a store accepts for reset: a plain identifier (ASCII letters, digits,
+// '_' and '-', not starting with '-'), so that it can never reach outside the store
+// (a path such as ../x, or an empty name). Otherwise a fatal error naming the name.
+Status check_stream_name(const std::string& stream);
+
 class FileCheckpointStore final : public CheckpointStore {
  public:
   explicit FileCheckpointStore(std::filesystem::path dir) : dir_(std::move(dir)) {}

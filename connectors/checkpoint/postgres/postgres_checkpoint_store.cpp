@@ -121,6 +121,7 @@ Result<std::vector<std::string>> PostgresCheckpointStore::list_streams() {
 }
 
 Status PostgresCheckpointStore::reset(const std::string& stream) {
+  if (auto st = check_stream_name(stream); !st.is_ok()) return st.with_context(std::string(kContext) + "cannot reset: ");
   std::lock_guard lock(mu_);
   if (auto st = ensure_connection(); !st.is_ok()) return st;
   try {

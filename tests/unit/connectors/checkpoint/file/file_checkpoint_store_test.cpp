@@ -43,6 +43,27 @@ TEST(FileCheckpointStore, CommitLoadListReset) {
   EXPECT_FALSE(store.load("audit_log").value().has_value());
 }
 
+// reset() is given a stream name; a name that is a path (or anything but a plain
+// identifier) must never be joined onto the directory: `checkpoints reset ../../x`
+// deleted ../../x.checkpoint.json outside the state directory.
+TEST(FileCheckpointStore, ResetRefusesANameThatIsNotAPlainIdentifier) {
+  TempDir tmp;
+  fs::create_directories(tmp.path / "state");
+  fs::create_directories(tmp.path / "victim");
+  const fs::path victim = tmp.path / "victim" / "x.checkpoint.json";
+  std::ofstream(victim) << "{}";
+  FileCheckpointStore store(tmp.path / "state");
+  ASSERT_TRUE(store.open().is_ok());
+  for (const std::string bad : {"../victim/x", "../../x", "/etc/passwd", "", ".", "..", "a/b", "-x", "a b"}) {
+    Status st = store.reset(bad);
+    EXPECT_TRUE(st.is_fatal()) << "'" << bad << "' was accepted";
+    EXPECT_NE(st.message().find("not a stream name"), std::string::npos) << st.message();
+  }
+  EXPECT_TRUE(fs::exists(victim)) << "reset removed a file outside the checkpoint directory";
+  EXPECT_TRUE(store.reset("audit_log").is_ok());
+  EXPECT_TRUE(store.reset("feature-flags_2").is_ok());
+}
+
 // A checkpoint that exists but cannot be read must never look like "nothing committed":
 // recover() would then have every sink discard its committed output (the archive
 // truncated to nothing, the stream exported again from its start).
