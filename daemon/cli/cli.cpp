@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -79,6 +80,10 @@ class SignalWatcher {
 int export_command(const std::string& config_path, bool once) {
   auto cfg = load_or_report(config_path);
   if (!cfg) return kExitInvalid;
+  if (std::none_of(cfg->streams.begin(), cfg->streams.end(), [](const auto& s) { return s->enabled; })) {
+    std::cerr << "ldexport: " << config_path << ": no stream is enabled under 'streams'\n";
+    return kExitInvalid;
+  }
   setup_logging(cfg->log, LogOutput::kStdout);
   StopSignal stop;
   SignalWatcher signals(stop, cfg->shutdown_timeout);
@@ -90,9 +95,12 @@ int export_command(const std::string& config_path, bool once) {
       spdlog::info("stopped before the export started: {}", st.message());
       return 0;
     }
+    // The config was valid (exit 2 is for that): whatever stops the start now (the
+    // archive locked by another process, a file changed outside ldexport, a port in
+    // use, a destination down) is an export that failed.
     LogScope request(st);
     spdlog::error("cannot start: {}", st.message());
-    return st.is_fatal() ? kExitInvalid : kExitFailed;
+    return kExitFailed;
   }
   spdlog::info("ldexport {} {}: {} stream(s), {} sink(s), from {}", LDEXPORT_VERSION, once ? "once" : "run",
                cfg->streams.size(), cfg->sinks.size(), cfg->launchdarkly.base_url);

@@ -167,6 +167,51 @@ def write_config_copy(ws, path, archive):
         f.write(text.replace("path: %s," % ws.archive, "path: %s," % archive))
 
 
+def start_failures_exit_1(sim_bin, ldx):
+    """Exit 2 is for config and usage errors only; a start that fails at run time is 1."""
+    ws = Workspace(ldx, "cli-exit")
+    with Simulator(sim_bin, "--audit-entries", 300) as sim:
+        write_config(ws, sim)
+        ws.once(sim)
+        # Another process holds the archive's lock.
+        p = ws.start_run(sim)
+        try:
+            wait_for(lambda: any("stream(s)" in l.get("msg", "") for l in json_lines(open(p.log.name).read())),
+                     "run to open its sinks")
+            o = ws.once(sim, timeout=120, expect_rc=None)
+            check(o.returncode == 1, "once beside a running ldexport exited %d, expected 1:\n%s"
+                  % (o.returncode, o.stdout[-2000:]))
+            check("cannot start" in o.stdout, "no 'cannot start' line:\n" + o.stdout[-2000:])
+        finally:
+            ws.finish_run(p)
+        # An archive file cut short outside ldexport.
+        last = sorted(glob.glob(os.path.join(ws.archive, "audit_log", "audit_log-*.jsonl")))[-1]
+        with open(last, "r+b") as f:
+            f.truncate(os.path.getsize(last) // 2)
+        o = ws.once(sim, timeout=120, expect_rc=None)
+        check(o.returncode == 1, "once on a cut-short archive exited %d, expected 1:\n%s"
+              % (o.returncode, o.stdout[-2000:]))
+        # The status server cannot listen.
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        try:
+            ws2 = Workspace(ldx, "cli-exit-port")
+            write_config(ws2, sim, listen="127.0.0.1:%d" % busy.getsockname()[1])
+            o = ws2.once(sim, timeout=120, expect_rc=None)
+            check(o.returncode == 1 and "cannot listen" in o.stdout,
+                  "once with the port in use exited %d, expected 1:\n%s" % (o.returncode, o.stdout[-2000:]))
+            ws2.cleanup()
+        finally:
+            busy.close()
+        # A config error is still 2.
+        with open(ws.config, "a") as f:
+            f.write("bogus_key: 1\n")
+        o = ws.once(sim, timeout=120, expect_rc=None)
+        check(o.returncode == 2, "once on an invalid config exited %d, expected 2" % o.returncode)
+    ws.cleanup()
+
+
 def read_only_commands_beside_a_running_daemon(sim_bin, ldx):
     ws = Workspace(ldx, "cli-readonly")
     with Simulator(sim_bin, "--audit-entries", 400) as sim:
@@ -214,6 +259,7 @@ TESTS = {
     "reset_accepts_only_known_streams": reset_accepts_only_known_streams,
     "verify_c_sees_a_removed_stream_directory": verify_c_sees_a_removed_stream_directory,
     "verify_names_a_missing_file_as_readme_says": verify_names_a_missing_file_as_readme_says,
+    "start_failures_exit_1": start_failures_exit_1,
     "read_only_commands_beside_a_running_daemon": read_only_commands_beside_a_running_daemon,
 }
 
