@@ -758,8 +758,10 @@ def search(sim, spec, pe, body=None, query=""):
 
 
 def context_id(pe, record):
+    """The exported id (README, contexts): '%' and '/' in the key percent-encoded."""
     c = record["context"]
-    cid = f"{pe}/{c['kind']}/{c['key']}"
+    key = c["key"].replace("%", "%25").replace("/", "%2F")
+    cid = f"{pe}/{c['kind']}/{key}"
     return cid + (f"/{record['applicationId']}" if "applicationId" in record else "")
 
 

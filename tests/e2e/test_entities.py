@@ -116,6 +116,21 @@ def check_stream(ws, sim, stream, projects=("*",), environments=("*",)):
     return last, records
 
 
+def assert_odd_context_keys(last):
+    """Context keys are arbitrary strings: the export covered keys with '/', ':' and '%',
+    and pairs whose ids joined raw would be one (key "K/APP" without an application, key
+    "K" of application APP) are distinct records."""
+    raw = collections.Counter()
+    keys = []
+    for r in last.values():
+        ctx, app = r["data"]["context"], r["data"].get("applicationId")
+        keys.append(ctx["key"])
+        raw["%s/%s/%s/%s%s" % (r["project"], r["environment"], ctx["kind"], ctx["key"], "/" + app if app else "")] += 1
+    for ch in "/:%":
+        check(any(ch in k for k in keys), "contexts: no key with %r was exported" % ch)
+    check(any(n > 1 for n in raw.values()), "contexts: no pair whose raw ids would collide was exported")
+
+
 def open_snapshots(ws):
     """Streams whose committed cursor holds a snapshot in progress (a pass was cut short)."""
     out = []
@@ -152,6 +167,7 @@ def all_streams_match_truth_through_mutations_faults_and_kill9(sim_bin, ldx):
         first = ws.once(sim)
         for s in STREAMS:
             check_stream(ws, sim, s)
+        assert_odd_context_keys(check_stream(ws, sim, "contexts")[0])
         print("initial export:", summary(first.stdout))
 
         # Several passes while the simulator mutates every stream; hard kills mid-pass.
@@ -324,6 +340,7 @@ def contexts_page_on_the_next_link_alone(sim_bin, ldx):
         last, _ = check_stream(ws, sim, "contexts")
         check(len(last) == len(sim.truth("contexts")["live"]) and len(last) > 4 * 50,
               "%d contexts exported: %s" % (len(last), out))
+        assert_odd_context_keys(last)
         for kind in ("context_first_seen", "context_seen_again"):
             sim_post(sim, "/_sim/mutate?n=60&kind=" + kind)
         ws.once(sim)

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "audit_log_content.h"
+#include "http_util.h"
 
 namespace ldsim::content {
 
@@ -441,12 +442,13 @@ ojson make_context_record(const std::string& project_key, const std::string& env
   if (!application_id.empty()) rec["applicationId"] = application_id;
   rec["context"] = context;
   rec["associatedContexts"] = associated;
-  std::string self = base + "/contexts/" + kind + ":" + key;
+  // The key is an arbitrary string ('/', ':', '%' included): percent-encoded in paths.
+  std::string self = base + "/contexts/" + kind + ":" + url_encode(key);
   if (!application_id.empty()) self += "?filter=applicationId:\"" + application_id + "\"";
   rec["_links"]["parent"] = link(base);
   rec["_links"]["self"] = link(self);
   rec["_links"]["site"] =
-      link("/" + project_key + "/" + env_key + "/context/" + kind + ":" + key, "text/html");
+      link("/" + project_key + "/" + env_key + "/context/" + kind + ":" + url_encode(key), "text/html");
   return rec;
 }
 

@@ -98,10 +98,35 @@ std::vector<content::EnvRef> env_refs(const ProjectRecord& p) {
   return refs;
 }
 
+// kind/key[/applicationId] as the exported id has it (README, contexts): '%' and '/' in
+// the key percent-encoded, so key "a/b" and key "a" of application "b" are two ids.
 std::string context_id(const ojson& context, const std::string& application_id) {
-  std::string id = context["kind"].get<std::string>() + "/" + context["key"].get<std::string>();
+  std::string id = context["kind"].get<std::string>() + "/";
+  for (char c : context["key"].get<std::string>()) {
+    if (c == '%') {
+      id += "%25";
+    } else if (c == '/') {
+      id += "%2F";
+    } else {
+      id.push_back(c);
+    }
+  }
   if (!application_id.empty()) id += "/" + application_id;
   return id;
+}
+
+// Context keys are arbitrary strings. About one in eight generated keys holds '/', ':'
+// or '%' (or a literal "%2F"), as real keys do (URLs, "tenant:id", encoded values).
+std::string context_key(Rng& r, const std::string& prefix, std::size_t hex_len) {
+  std::string key = prefix + r.hex(hex_len);
+  if (!r.chance(0.125)) return key;
+  switch (r.range(0, 4)) {
+    case 0: return "tenant-" + r.hex(3) + "/" + key;
+    case 1: return key + ":" + r.hex(4);
+    case 2: return key + "%" + r.hex(2);
+    case 3: return key + "%2F" + r.hex(2);  // what '/' encodes to: must stay distinct from it
+    default: return "https://example.com/u/" + key + "?a=1:2%20";
+  }
 }
 
 void insert_context(EnvironmentRecord& env, std::unique_ptr<ContextRecordEntry> rec) {
@@ -128,19 +153,32 @@ void generate_contexts(Rng& r, const ProjectRecord& p, EnvironmentRecord& env,
                                                   "device"};
   std::vector<std::pair<ojson, std::string>> made;  // (context, applicationId) so far
   std::int64_t last_ns = end_ms * kMsNs;
+  // A pair whose ids joined raw would be one: key "K/APP" without an application, then
+  // key "K" seen by application APP (the second is made on the next iteration).
+  std::optional<std::pair<ojson, std::string>> twin;
   for (std::int64_t i = 0; i < count; ++i) {
     ojson context;
     std::string app;
     std::string id;
     for (int attempt = 0; attempt < 20; ++attempt) {
       app = r.chance(0.3) ? "" : r.pick(kApplicationIds);
-      if (!made.empty() && r.chance(0.15)) {
+      if (twin) {
+        context = twin->first;
+        app = twin->second;
+        twin.reset();
+      } else if (r.chance(0.03)) {
+        const std::string key = "user-" + r.hex(8);
+        const std::string twin_app = r.pick(kApplicationIds);
+        app.clear();
+        context = content::make_context_attributes(r, "user", key + "/" + twin_app);
+        twin.emplace(content::make_context_attributes(r, "user", key), twin_app);
+      } else if (!made.empty() && r.chance(0.15)) {
         // The same kind and key seen by another application: a separate record.
         context = made[r.index(made.size())].first;
       } else {
         const std::string kind = r.pick(kKinds);
         const std::string prefix = kind == "organization" ? "org-" : kind + "-";
-        context = content::make_context_attributes(r, kind, prefix + r.hex(kind == "device" ? 10 : 8));
+        context = content::make_context_attributes(r, kind, context_key(r, prefix, kind == "device" ? 10 : 8));
       }
       id = context_id(context, app);
       if (env.contexts.find(id) == env.contexts.end()) break;
