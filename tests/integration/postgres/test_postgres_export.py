@@ -119,6 +119,7 @@ sinks:
 checkpoint: %s
 dead_letter: { path: %s }
 log: { level: info, format: text, progress_interval: 2s }
+http: { listen: "127.0.0.1:0" }
 shutdown_timeout: 20s
 """ % (self.sim.base_url, self.schema, cp, os.path.join(self.workdir, name + "-dead-letter")))
         return path
