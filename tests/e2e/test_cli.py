@@ -212,6 +212,34 @@ def start_failures_exit_1(sim_bin, ldx):
     ws.cleanup()
 
 
+def start_failure_lines_name_stream_and_sink(sim_bin, ldx):
+    """README "Logs": a JSON line about a stream or a sink carries `stream` / `sink`."""
+    ws = Workspace(ldx, "cli-fields")
+    with Simulator(sim_bin, "--audit-entries", 300) as sim:
+        write_config(ws, sim)
+        ws.once(sim)
+        p = ws.start_run(sim)
+        try:
+            wait_for(lambda: any("stream(s)" in l.get("msg", "") for l in json_lines(open(p.log.name).read())),
+                     "run to open its sinks")
+            o = ws.once(sim, timeout=120, expect_rc=None)
+        finally:
+            ws.finish_run(p)
+        lines = [l for l in json_lines(o.stdout) if l["msg"].startswith("cannot start: sink archive:")]
+        check(lines, "no 'cannot start: sink archive' line:\n" + o.stdout[-2000:])
+        check(lines[0].get("sink") == "archive", "the line lacks sink=archive: %r" % lines[0])
+
+        last = sorted(glob.glob(os.path.join(ws.archive, "audit_log", "audit_log-*.jsonl")))[-1]
+        with open(last, "r+b") as f:
+            f.truncate(os.path.getsize(last) // 2)
+        o = ws.once(sim, timeout=120, expect_rc=None)
+        lines = [l for l in json_lines(o.stdout) if l["msg"].startswith("cannot start: stream audit_log, sink archive:")]
+        check(lines, "no 'cannot start: stream audit_log, sink archive' line:\n" + o.stdout[-2000:])
+        check(lines[0].get("stream") == "audit_log" and lines[0].get("sink") == "archive",
+              "the line lacks stream=audit_log or sink=archive: %r" % lines[0])
+    ws.cleanup()
+
+
 def read_only_commands_beside_a_running_daemon(sim_bin, ldx):
     ws = Workspace(ldx, "cli-readonly")
     with Simulator(sim_bin, "--audit-entries", 400) as sim:
@@ -260,6 +288,7 @@ TESTS = {
     "verify_c_sees_a_removed_stream_directory": verify_c_sees_a_removed_stream_directory,
     "verify_names_a_missing_file_as_readme_says": verify_names_a_missing_file_as_readme_says,
     "start_failures_exit_1": start_failures_exit_1,
+    "start_failure_lines_name_stream_and_sink": start_failure_lines_name_stream_and_sink,
     "read_only_commands_beside_a_running_daemon": read_only_commands_beside_a_running_daemon,
 }
 
