@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
+
+#include "common/big_numbers.h"
 #include "common/normalize.h"
 #include "sources/audit_log/audit_log_normalizer.h"
 
@@ -99,7 +102,19 @@ Status AuditLogSource::fetch_detail(Record& r, std::vector<DeadLetter>& dead) {
     return Status::retryable("GET " + target + ": " + api_error(*resp)).with_request(target, resp->status);
   }
   simdjson::dom::element doc;
-  if (detail_parser_.parse(resp->body).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+  const auto err = detail_parser_.parse(resp->body).get(doc);
+  if (err == simdjson::NUMBER_ERROR) {
+    std::string rewritten;
+    if (rewrite_unrepresentable_numbers(resp->body, rewritten) > 0 &&
+        detail_parser_.parse(rewritten).get(doc) == simdjson::SUCCESS) {
+      // Readable but for such a number: keep the listing version, as for a 404.
+      dead.push_back({stream_, "audit entry " + r.id + " detail " + kUnrepresentableNumberReason +
+                                   "; exported the listing without versions",
+                      resp->body, r.observed_at_ms});
+      return Status::ok();
+    }
+  }
+  if (err != simdjson::SUCCESS || !doc.is_object()) {
     return Status::retryable("GET " + target + ": response is not a JSON object").with_request(target, resp->status);
   }
   auto detailed = normalize_audit_entry(doc, policy_, r.observed_at_ms);
@@ -113,7 +128,8 @@ Status AuditLogSource::fetch_detail(Record& r, std::vector<DeadLetter>& dead) {
 }
 
 Status AuditLogSource::fetch_list_page(const std::string& target, simdjson::dom::parser& parser,
-                                       simdjson::dom::array& items, std::string& next_href) {
+                                       simdjson::dom::array& items, std::string& next_href, bool& rewritten) {
+  rewritten = false;
   auto resp = http_->get(target, kListRoute);
   if (!resp.is_ok()) return resp.status();
   const long status = resp->status;
@@ -123,7 +139,15 @@ Status AuditLogSource::fetch_list_page(const std::string& target, simdjson::dom:
   }
   if (status != 200) return Status::retryable("GET " + target + ": " + api_error(*resp)).with_request(target, status);
   simdjson::dom::element doc;
-  if (auto err = parser.parse(resp->body).get(doc); err != simdjson::SUCCESS) {
+  auto err = parser.parse(resp->body).get(doc);
+  if (err == simdjson::NUMBER_ERROR) {
+    std::string text;
+    if (rewrite_unrepresentable_numbers(resp->body, text) > 0) {
+      err = parser.parse(text).get(doc);
+      rewritten = err == simdjson::SUCCESS;
+    }
+  }
+  if (err != simdjson::SUCCESS) {
     return Status::retryable("GET " + target + ": response is not valid JSON (" + simdjson::error_message(err) + ")")
         .with_request(target, status);
   }
@@ -145,7 +169,8 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
   }
   simdjson::dom::array items;
   std::string next_href;
-  if (auto st = fetch_list_page(target, parser_, items, next_href); !st.is_ok()) return st;
+  bool rewritten = false;
+  if (auto st = fetch_list_page(target, parser_, items, next_href, rewritten); !st.is_ok()) return st;
   const bool has_next = !next_href.empty();
 
   const int64_t now = wall_now_ms();
@@ -155,7 +180,27 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
   batch.pages = 1;
   std::vector<Record> parsed;
   std::vector<AuditPageItem> page_items;
+  // Entries that hold a number simdjson cannot represent, by their index in page_items:
+  // their id and date place them in the cursor like any entry, so each is dead-lettered
+  // once, when it is new, not every time its page is read again.
+  std::map<size_t, DeadLetter> unrepresentable;
   for (auto item : items) {
+    if (rewritten) {
+      if (std::string raw = simdjson::minify(item); has_rewritten_number(raw)) {
+        auto id = get_string(item, "_id");
+        auto date = get_int64(item, "date");
+        DeadLetter d{stream_, "audit entry " + std::string(id ? *id : "without _id") + " " + kUnrepresentableNumberReason,
+                     restore_rewritten_numbers(raw), now};
+        if (!id || id->empty() || !date) {
+          batch.dead_letters.push_back(std::move(d));
+          continue;
+        }
+        unrepresentable.emplace(page_items.size(), std::move(d));
+        page_items.push_back({std::string(*id), *date});
+        parsed.emplace_back();
+        continue;
+      }
+    }
     auto rec = normalize_audit_entry(item, policy_, now);
     if (!rec.is_ok()) {
       batch.dead_letters.push_back({stream_, rec.status().message(), simdjson::minify(item), now});
@@ -167,6 +212,10 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
   AuditPageOutcome outcome = logic_.ingest(cursor_, page_items, has_next);
   batch.records.reserve(outcome.fresh.size());
   for (size_t k : outcome.fresh) {
+    if (auto d = unrepresentable.find(k); d != unrepresentable.end()) {
+      batch.dead_letters.push_back(std::move(d->second));
+      continue;
+    }
     Record r = std::move(parsed[k]);
     if (cfg_.details) {
       if (auto s = fetch_detail(r, batch.dead_letters); !s.is_ok()) return s;
@@ -215,7 +264,8 @@ Result<std::optional<Batch>> AuditLogSource::next_check_batch() {
   }
   simdjson::dom::array items;
   std::string next_href;
-  if (auto st = fetch_list_page(target, check_parser_, items, next_href); !st.is_ok()) return st;
+  bool rewritten = false;  // such items are dead-lettered when re-fetched (finish_check)
+  if (auto st = fetch_list_page(target, check_parser_, items, next_href, rewritten); !st.is_ok()) return st;
   bool past = false;
   for (auto item : items) {
     auto id = get_string(item, "_id");
@@ -262,6 +312,11 @@ Result<std::optional<Batch>> AuditLogSource::finish_check() {
   for (const auto& raw : ck.missing_raw) {
     simdjson::dom::element item;
     if (check_parser_.parse(raw).get(item) != simdjson::SUCCESS) continue;  // it was minified from valid JSON
+    if (has_rewritten_number(raw)) {
+      batch.dead_letters.push_back({stream_, std::string("audit entry ") + kUnrepresentableNumberReason,
+                                    restore_rewritten_numbers(raw), now});
+      continue;
+    }
     auto rec = normalize_audit_entry(item, policy_, now);
     if (!rec.is_ok()) {
       batch.dead_letters.push_back({stream_, rec.status().message(), raw, now});

@@ -51,8 +51,10 @@ class AuditLogSource final : public Source {
 
   Status fetch_detail(Record& r, std::vector<DeadLetter>& dead);
   // GET one listing page: its items and next link (empty when none).
+  // `rewritten`: the page held numbers simdjson cannot represent (common/big_numbers.h);
+  // the items holding them are to be dead-lettered.
   Status fetch_list_page(const std::string& target, simdjson::dom::parser& parser, simdjson::dom::array& items,
-                         std::string& next_href);
+                         std::string& next_href, bool& rewritten);
   nlohmann::json cursor_json();
   void start_check_if_due(bool window_end);
   Result<std::optional<Batch>> next_check_batch();

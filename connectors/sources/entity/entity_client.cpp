@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "common/big_numbers.h"
+
 namespace ldx {
 
 std::string url_escape(std::string_view s) {
@@ -42,7 +44,15 @@ Result<ApiAnswer> EntityClient::call(const ApiCall& c) {
   a.status = resp->status;
   a.body_bytes = resp->body.size();
   if (a.status == 200) {
-    if (auto err = parser_.parse(resp->body).get(a.doc); err != simdjson::SUCCESS) {
+    auto err = parser_.parse(resp->body).get(a.doc);
+    if (err == simdjson::NUMBER_ERROR) {
+      std::string text;
+      if (rewrite_unrepresentable_numbers(resp->body, text) > 0) {
+        err = parser_.parse(text).get(a.doc);
+        a.rewritten_numbers = err == simdjson::SUCCESS;
+      }
+    }
+    if (err != simdjson::SUCCESS) {
       return Status::retryable(c.describe() + ": response is not valid JSON (" + simdjson::error_message(err) + ")")
           .with_request(c.target, a.status);
     }

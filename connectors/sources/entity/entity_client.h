@@ -30,6 +30,9 @@ struct ApiAnswer {
   simdjson::dom::element doc;  // the parsed body when status == 200; valid until the next call
   std::string message;         // the API's error message ({code, message}) otherwise
   size_t body_bytes = 0;       // size of the response body, for batching (entity_source.h)
+  // The body held numbers simdjson cannot represent, rewritten into marked strings
+  // (common/big_numbers.h): what carries one is dead-lettered by EntitySource.
+  bool rewritten_numbers = false;
 };
 
 class EntityClient {

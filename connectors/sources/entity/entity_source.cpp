@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/big_numbers.h"
 #include "core/time_util.h"
 #include "telemetry/log_fields.h"
 #include "sources/entity/snapshot_pass.h"
@@ -81,7 +82,12 @@ Result<std::optional<Batch>> EntitySource::next_batch() {
     }
     const int64_t now = wall_now_ms();
     if (step.kind == PassStep::Kind::kLocal) {
+      const size_t records_before = out.records.size();
+      const size_t dead_before = out.dead_letters.size();
       if (auto st = pass_->run_local(now, out); !st.is_ok()) return st;
+      // Local steps use items kept from earlier answers (discovery's projects and
+      // environments), which may hold such numbers too.
+      set_aside_unrepresentable(out, records_before, dead_before, now);
     } else {
       auto answer = client_.call(step.call);
       if (!answer.is_ok()) return answer.status();
@@ -90,9 +96,12 @@ Result<std::optional<Batch>> EntitySource::next_batch() {
       const std::string status = std::to_string(answer->status);
       LogScope path(LogField::kPath, step.call.target);
       LogScope answered(LogField::kStatus, status);
+      const size_t records_before = out.records.size();
+      const size_t dead_before = out.dead_letters.size();
       if (auto st = pass_->on_answer(step.call, answer.value(), now, out); !st.is_ok()) {
         return st.request_path().empty() ? st.with_request(step.call.target, answer->status) : st;
       }
+      if (answer->rewritten_numbers) set_aside_unrepresentable(out, records_before, dead_before, now);
     }
     if (++steps_in_batch >= kMaxStepsPerBatch || read_bytes >= pass_->cursor_bytes_hint()) break;
   }
@@ -104,6 +113,31 @@ Result<std::optional<Batch>> EntitySource::next_batch() {
   batch.pages = out.pages;
   batch.cursor = pass_->cursor();
   return std::optional<Batch>(std::move(batch));
+}
+
+// Records made from an answer that held numbers simdjson cannot represent: those that
+// carry one (as a marked string) become dead letters with the number as it came.
+void EntitySource::set_aside_unrepresentable(StepOutput& out, size_t records_from, size_t dead_from, int64_t now_ms) {
+  bool any = false;
+  for (size_t i = records_from; i < out.records.size() && !any; ++i) any = has_rewritten_number(out.records[i].data);
+  for (size_t i = dead_from; i < out.dead_letters.size() && !any; ++i) any = has_rewritten_number(out.dead_letters[i].raw);
+  if (!any) return;
+  std::vector<Record> kept;
+  for (size_t i = records_from; i < out.records.size(); ++i) {
+    Record& r = out.records[i];
+    if (has_rewritten_number(r.data)) {
+      out.dead_letters.push_back({stream(), stream() + " " + r.id + " " + kUnrepresentableNumberReason,
+                                  restore_rewritten_numbers(r.data), now_ms});
+    } else {
+      kept.push_back(std::move(r));
+    }
+  }
+  out.records.resize(records_from);
+  for (auto& r : kept) out.records.push_back(std::move(r));
+  for (size_t i = dead_from; i < out.dead_letters.size(); ++i) {
+    DeadLetter& d = out.dead_letters[i];
+    if (has_rewritten_number(d.raw)) d.raw = restore_rewritten_numbers(d.raw);
+  }
 }
 
 VersionedHttp::VersionedHttp(const SourceContext& ctx, std::string api_version)

@@ -40,6 +40,7 @@ class EntitySource final : public Source {
   void adopt_unconfirmed_upserts(std::vector<std::string> ids) override { unconfirmed_ = std::move(ids); }
 
  private:
+  void set_aside_unrepresentable(StepOutput& out, size_t records_from, size_t dead_from, int64_t now_ms);
   std::unique_ptr<EntityStream> stream_;
   EntityClient client_;
   std::unique_ptr<EntityClient> discovery_client_;
