@@ -1,21 +1,26 @@
 #include "core/time_util.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <ctime>
 
 namespace ldx {
 
-std::optional<Millis> parse_duration(std::string_view text) {
+std::optional<Millis> parse_duration(std::string_view text, bool* too_long) {
+  if (too_long != nullptr) *too_long = false;
   if (text.empty()) return std::nullopt;
+  // Every value is kept at or below kLimit (just above kMaxDuration), so no product or
+  // sum below can overflow; anything that reaches it is too long.
+  constexpr int64_t kLimit = kMaxDuration.count() + 1;
   int64_t total = 0;
+  bool over = false;
   size_t i = 0;
   while (i < text.size()) {
     if (!std::isdigit(static_cast<unsigned char>(text[i]))) return std::nullopt;
     int64_t n = 0;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-      n = n * 10 + (text[i] - '0');
-      if (n > 1'000'000'000) return std::nullopt;
+      n = std::min(kLimit, n * 10 + (text[i] - '0'));
       ++i;
     }
     size_t u = i;
@@ -30,7 +35,15 @@ std::optional<Millis> parse_duration(std::string_view text) {
     else if (unit == "w") mult = 7 * 86'400'000LL;
     else if (unit == "y") mult = 365 * 86'400'000LL;
     else return std::nullopt;
-    total += n * mult;
+    if (n > kLimit / mult) {
+      over = true;  // keep reading: a syntax error later in the text is reported as such
+      continue;
+    }
+    total = std::min(kLimit, total + n * mult);
+  }
+  if (over || total > kMaxDuration.count()) {
+    if (too_long != nullptr) *too_long = true;
+    return std::nullopt;
   }
   return Millis(total);
 }

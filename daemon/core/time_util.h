@@ -11,8 +11,15 @@ namespace ldx {
 
 using Millis = std::chrono::milliseconds;
 
-// Parses "500ms", "30s", "2m", "1h30m", "7d", "1w", "7y" (365 d). Returns nullopt on bad input.
-std::optional<Millis> parse_duration(std::string_view text);
+// The longest duration parse_duration accepts: 100 years (365-day years), well inside what
+// can be added to a clock's now (int64 nanoseconds since 1970 run out in 2262).
+inline constexpr Millis kMaxDuration{100LL * 365 * 86'400'000};
+
+// Parses "500ms", "30s", "2m", "1h30m", "7d", "1w", "7y" (365 d): one or more whole
+// numbers, each followed by a unit (ms, s, m, h, d, w, y). Returns nullopt on bad input,
+// and also when the total is longer than kMaxDuration; `too_long` (when given) is then
+// set to true, to tell that case from a syntax error. Never wraps around.
+std::optional<Millis> parse_duration(std::string_view text, bool* too_long = nullptr);
 std::string format_duration(Millis d);
 
 // Parses RFC 3339 ("2025-01-01T00:00:00Z", fractions, "+02:00" offsets) to epoch ms.

@@ -23,6 +23,36 @@ TEST(Duration, RejectsGarbage) {
   }
 }
 
+TEST(Duration, ParsesEveryUnit) {
+  EXPECT_EQ(parse_duration("0s")->count(), 0);
+  EXPECT_EQ(parse_duration("1w")->count(), 7 * 86'400'000LL);
+  EXPECT_EQ(parse_duration("1y2w3d4h5m6s7ms")->count(),
+            365 * 86'400'000LL + 14 * 86'400'000LL + 3 * 86'400'000LL + 4 * 3'600'000LL + 5 * 60'000 + 6'000 + 7);
+}
+
+TEST(Duration, OverflowIsTooLongNotWrapped) {
+  bool too_long = false;
+  EXPECT_EQ(parse_duration("100y", &too_long), kMaxDuration);
+  EXPECT_FALSE(too_long);
+  EXPECT_EQ(parse_duration("36500d", &too_long), kMaxDuration);
+  // Each of these wrapped around (or came out small) before.
+  for (const char* big : {"1000000000y", "101y", "100y1ms", "36501d", "99999999999999999999s",
+                          "9223372036854775807ms", "1000000000y1000000000y", "5000000000000w"}) {
+    too_long = false;
+    EXPECT_FALSE(parse_duration(big, &too_long).has_value()) << big;
+    EXPECT_TRUE(too_long) << big;
+  }
+  // A syntax error is not "too long", even after a huge number.
+  too_long = true;
+  EXPECT_FALSE(parse_duration("99999999999999999999x", &too_long).has_value());
+  EXPECT_FALSE(too_long);
+  too_long = true;
+  EXPECT_FALSE(parse_duration("1000000000y5", &too_long).has_value());
+  EXPECT_FALSE(too_long);
+  // Without the out-parameter, too long is still no value.
+  EXPECT_FALSE(parse_duration("1000000000y").has_value());
+}
+
 TEST(Rfc3339, ParsesZuluFractionsAndOffsets) {
   EXPECT_EQ(*parse_rfc3339_ms("1970-01-01T00:00:00Z"), 0);
   EXPECT_EQ(*parse_rfc3339_ms("2025-01-01T00:00:00Z"), 1735689600000);
