@@ -317,11 +317,19 @@ DsnSource parse_dsn_keys(ConfigNode& node) {
     node.error("missing dsn: set dsn (e.g. \"postgresql://ldexport@db/warehouse\" or \"${PG_DSN}\") or dsn_file");
   } else if (dsn) {
     out.dsn = trim(*dsn);
-    if (out.dsn.empty()) node.error_at("dsn", "the dsn is empty");
+    if (out.dsn.empty()) {
+      node.error_at("dsn", "the dsn is empty");
+    } else if (auto st = validate_dsn(out.dsn); !st.is_ok()) {
+      node.error_at("dsn", st.message());  // `validate` reports it too; names the part, never a value
+    }
   } else {
     out.dsn_file = *file;
     auto resolved = out.resolve();
-    if (!resolved.is_ok()) node.error_at("dsn_file", resolved.status().message());
+    if (!resolved.is_ok()) {
+      node.error_at("dsn_file", resolved.status().message());
+    } else if (auto st = validate_dsn(resolved.value(), "dsn in dsn_file '" + out.dsn_file + "'"); !st.is_ok()) {
+      node.error_at("dsn_file", st.message());
+    }
   }
   return out;
 }

@@ -22,6 +22,7 @@ struct DsnSource {
 };
 
 // Reads `dsn` / `dsn_file` from a sink or checkpoint section; exactly one must be set.
+// A malformed DSN is a config error (validate_dsn), so `ldexport validate` reports it.
 DsnSource parse_dsn_keys(ConfigNode& node);
 
 // What of a DSN must never be shown: its password as written (percent-encoded in a URI,

@@ -81,6 +81,17 @@ TEST(PostgresSinkConfig, MistakesAreReportedWithTheirLocation) {
   EXPECT_NE(all_errors(unknown).find("table"), std::string::npos);
 }
 
+TEST(PostgresSinkConfig, AMalformedDsnIsAConfigErrorThatShowsNoPassword) {
+  auto r = load(config_with("{ type: postgres, dsn: \"postgresql://u:SECRET%ZZPW@db/x\" }",
+                            "{ type: postgres, dsn: \"host=db password=my secret\" }"));
+  EXPECT_FALSE(r.config);
+  const std::string errors = all_errors(r);
+  EXPECT_NE(errors.find("test.yaml:"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("password of the URI"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("after the value of option 'password'"), std::string::npos) << errors;
+  for (const char* secret : {"SECRET", "ZZPW", "secret"}) EXPECT_EQ(errors.find(secret), std::string::npos) << errors;
+}
+
 TEST(PostgresCheckpointConfig, SameKeysAsTheSink) {
   auto r = load(config_with("{ type: file, path: /tmp/a }", "{ type: postgres, dsn: \"host=db\", schema: ops }"));
   ASSERT_TRUE(r.config) << all_errors(r);
