@@ -63,6 +63,11 @@ Millis RateLimitBudget::reserve(const std::string& route) {
   }
   if (global_.remaining && *global_.remaining > 0) --*global_.remaining;
   if (rw.remaining && *rw.remaining > 0) --*rw.remaining;
+  if (blocked_until_ms_ > now && t == blocked_until_ms_) {
+    // Held back by a 429: spread the streams' next requests out.
+    const int64_t most = std::min(kMax429JitterMs, (blocked_until_ms_ - now) / 5);
+    if (most > 0) t += std::uniform_int_distribution<int64_t>(0, most)(rng_);
+  }
   return Millis(t - now);
 }
 
@@ -80,16 +85,21 @@ void RateLimitBudget::on_response(const std::string& route, long status, const R
   apply(global_, h.global_remaining, h.reset_ms, now);
   apply(routes_[route], h.route_remaining, h.reset_ms, now);
   last_route_ = route;
-  if (status == 429) {
-    ++throttled_429_;
-    int64_t until = now + kDefault429WaitMs;
-    if (h.retry_after_s) {
-      until = now + static_cast<int64_t>(std::ceil(*h.retry_after_s * 1000.0));
-    } else if (h.reset_ms && *h.reset_ms > now) {
-      until = *h.reset_ms;
-    }
-    blocked_until_ms_ = std::max(blocked_until_ms_, until);
+  if (status != 429) {
+    consecutive_429_ = 0;
+    return;
   }
+  ++throttled_429_;
+  int64_t until = now + kDefault429WaitMs;
+  if (h.retry_after_s) {
+    until = now + static_cast<int64_t>(std::ceil(*h.retry_after_s * 1000.0));
+  } else if (h.reset_ms && *h.reset_ms > now) {
+    until = *h.reset_ms;
+  }
+  // Backoff: a Retry-After of 0 (or a reset already past) must not become a tight loop.
+  const int doublings = std::min(consecutive_429_++, 6);
+  until = std::max(until, now + std::min(kMax429BackoffMs, kFirst429BackoffMs << doublings));
+  blocked_until_ms_ = std::max(blocked_until_ms_, until);
 }
 
 RateLimitBudget::Snapshot RateLimitBudget::snapshot() const {

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 
 #include "core/time_util.h"
@@ -40,7 +41,10 @@ class RateLimitBudget {
   // Reserves one request on `route` and returns how long to wait before sending it.
   Millis reserve(const std::string& route);
   // Feeds a response back. A 429 blocks every stream until Retry-After, the reset
-  // time, or 10 s when the 429 says neither.
+  // time, or 10 s when the 429 says neither; and at least 1 s, doubling with each 429
+  // in a row up to 60 s (API-NOTES §0: "wait at least that long, with jitter and
+  // backoff"). Each stream then waits up to a fifth more (at most 1 s) at random, so
+  // they do not all send again in the same millisecond.
   void on_response(const std::string& route, long status, const RateLimitHeaders& headers);
 
   struct Snapshot {
@@ -51,6 +55,9 @@ class RateLimitBudget {
   [[nodiscard]] Snapshot snapshot() const;
 
   static constexpr int64_t kDefault429WaitMs = 10'000;
+  static constexpr int64_t kFirst429BackoffMs = 1'000;
+  static constexpr int64_t kMax429BackoffMs = 60'000;
+  static constexpr int64_t kMax429JitterMs = 1'000;
 
  private:
   struct Window {
@@ -68,6 +75,8 @@ class RateLimitBudget {
   std::string last_route_;
   int64_t blocked_until_ms_ = 0;
   uint64_t throttled_429_ = 0;
+  int consecutive_429_ = 0;  // 429s since the last other answer
+  std::mt19937_64 rng_{std::random_device{}()};
 };
 
 }  // namespace ldx

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace ldx {
 namespace {
 
@@ -83,9 +85,41 @@ TEST(RateLimitBudget, Status429WaitsRetryAfterForEveryStream) {
   RateLimitHeaders h;
   h.retry_after_s = 3;
   b.on_response("a", 429, h);
-  EXPECT_EQ(b.reserve("a").count(), 3000);
-  EXPECT_EQ(b.reserve("b").count(), 3000);  // shared: all streams back off
+  for (const char* route : {"a", "b"}) {  // shared: all streams back off
+    const auto wait = b.reserve(route).count();
+    EXPECT_GE(wait, 3000);
+    EXPECT_LE(wait, 3000 + 600);  // plus at most a fifth, at random
+  }
   EXPECT_EQ(b.snapshot().throttled_429, 1u);
+}
+
+// API-NOTES §0: wait as told, "with jitter and backoff". Streams held back by one 429
+// do not all wake in the same millisecond, and 429s in a row wait longer and longer
+// even when Retry-After says 0.
+TEST(RateLimitBudget, Status429WaitsAreJitteredAndBackOff) {
+  FakeClock clock;
+  RateLimitBudget b(1, clock.fn());
+  RateLimitHeaders zero;
+  zero.retry_after_s = 0;
+  int64_t previous_floor = 0;
+  for (int n = 0; n < 8; ++n) {
+    b.on_response("a", 429, zero);
+    const int64_t floor = std::min<int64_t>(60'000, int64_t{1000} << std::min(n, 6));
+    EXPECT_GE(floor, previous_floor);
+    std::set<int64_t> waits;
+    for (int k = 0; k < 20; ++k) {
+      const int64_t w = b.reserve("a").count();
+      EXPECT_GE(w, floor) << "429 number " << n + 1;
+      EXPECT_LE(w, floor + std::min<int64_t>(1000, floor / 5)) << "429 number " << n + 1;
+      waits.insert(w);
+    }
+    EXPECT_GT(waits.size(), 1u) << "every stream would send again in the same millisecond";
+    clock.now += floor + 1000;  // past the block
+    previous_floor = floor;
+  }
+  b.on_response("a", 200, {});  // an answer that is not a 429 ends the run
+  b.on_response("a", 429, zero);
+  EXPECT_LE(b.reserve("a").count(), 1000 + 200);
 }
 
 TEST(RateLimitBudget, Status429WithResetOnlyWaitsUntilReset) {
@@ -94,14 +128,18 @@ TEST(RateLimitBudget, Status429WithResetOnlyWaitsUntilReset) {
   RateLimitHeaders h;
   h.reset_ms = clock.now + 6500;
   b.on_response("a", 429, h);
-  EXPECT_EQ(b.reserve("a").count(), 6500);
+  const auto wait = b.reserve("a").count();
+  EXPECT_GE(wait, 6500);
+  EXPECT_LE(wait, 6500 + 1000);
 }
 
 TEST(RateLimitBudget, Status429WithoutHeadersWaitsTenSeconds) {
   FakeClock clock;
   RateLimitBudget b(1, clock.fn());
   b.on_response("a", 429, {});
-  EXPECT_EQ(b.reserve("a").count(), 10'000);
+  const auto wait = b.reserve("a").count();
+  EXPECT_GE(wait, 10'000);
+  EXPECT_LE(wait, 11'000);
   clock.now += 10'000;
   EXPECT_EQ(b.reserve("a").count(), 0);
 }
