@@ -174,8 +174,9 @@ std::string locate(const std::string& dsn, size_t pos, size_t len) {
     }
     return "the URI query parameters (after '?')";
   }
+  const std::vector<Pair> pairs = split_key_values(dsn);  // `last` points into it
   const Pair* last = nullptr;
-  for (const auto& pair : split_key_values(dsn)) {
+  for (const auto& pair : pairs) {
     if (pair.key_begin <= pos) last = &pair;
   }
   if (last == nullptr) return "the start of the connection string";
