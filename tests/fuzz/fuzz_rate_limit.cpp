@@ -31,10 +31,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   budget.on_response("r", status, h);
   for (int i = 0; i < 4; ++i) {
     auto wait = budget.reserve("r");
-    // Never negative. A reset header may lie about the future, but Retry-After and the
-    // 10 s default are bounded.
+    // Never negative. A reset header may lie about the future, but Retry-After (at most
+    // an hour), the 10 s default and the 429 backoff are bounded, plus the jitter.
     if (wait.count() < 0) std::abort();
-    if (!h.reset_ms && wait.count() > 3'600'000) std::abort();
+    if (!h.reset_ms && wait.count() > 3'600'000 + ldx::RateLimitBudget::kMax429JitterMs) std::abort();
   }
   return 0;
 }
