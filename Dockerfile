@@ -15,7 +15,7 @@ FROM debian:12-slim
 # Only the shared libraries ldexport links, plus CA certificates and curl for HEALTHCHECK.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      ca-certificates curl libcurl4 libsimdjson14 librdkafka1 libpqxx-6.4 libyaml-cpp0.7 \
+      ca-certificates curl libcurl4 libsimdjson14 librdkafka1 libpqxx-6.4 libpq5 libyaml-cpp0.7 \
       libspdlog1.10 libfmt9 libcpp-httplib0.11 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 ldexport \

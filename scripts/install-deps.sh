@@ -10,6 +10,8 @@ BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config make git ca-certificates curl procps
   # libraries chosen for ldexport
   libcurl4-openssl-dev libsimdjson-dev librdkafka-dev libpqxx-dev libyaml-cpp-dev
+  # libpq itself: the Postgres sink also calls it directly (PQconninfoParse)
+  libpq-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   # HTTP server (status listener, simulator) and what its pkg-config file asks for
   libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev
