@@ -122,7 +122,7 @@ int verify_archive_dir(const fs::path& dir) {
 
 // The config as the exporter reads it, except that verify and checkpoints talk to no
 // LaunchDarkly API: an auditor may run them without the token (e.g. ${LD_API_TOKEN}
-// unset). Any other problem is reported as `validate` would.
+// unset) or its CA bundle. Any other problem is reported as `validate` would.
 std::unique_ptr<Config> load_config_without_token(const std::string& config_path) {
   auto loaded = load_config_file(config_path, builtin_catalog());
   if (loaded.config) return std::move(loaded.config);
@@ -131,6 +131,7 @@ std::unique_ptr<Config> load_config_without_token(const std::string& config_path
     if (root.IsMap() && root["launchdarkly"] && root["launchdarkly"].IsMap()) {
       YAML::Node ld = root["launchdarkly"];
       ld.remove("token_file");
+      ld.remove("ca_bundle");  // no request is made: a CA file missing here does not matter
       ld["token"] = "unused-by-verify";
       YAML::Emitter out;
       out << root;

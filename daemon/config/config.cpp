@@ -1,6 +1,8 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -66,6 +68,16 @@ void parse_launchdarkly(ConfigNode ld, LaunchDarklyConfig& out) {
                 "in an HTTP header (the token is not shown)");
   }
   out.ca_bundle = ld.str("ca_bundle", "");
+  if (!out.ca_bundle.empty()) {
+    // Found here, not at the first request: a wrong path would otherwise pass `validate`
+    // and fail every stream at start with a TLS error that does not name the key.
+    std::ifstream ca(out.ca_bundle);
+    if (!ca) {
+      ld.error_at("ca_bundle", "cannot read CA bundle '" + out.ca_bundle + "': " + std::strerror(errno));
+    } else if (std::filesystem::is_directory(out.ca_bundle)) {
+      ld.error_at("ca_bundle", "'" + out.ca_bundle + "' is a directory; ca_bundle is a PEM file of CAs");
+    }
+  }
   out.api_version = ld.str("api_version", out.api_version);
   if (has_control_char(out.api_version))
     ld.error_at("api_version", "contains a control character (a line break, tab or similar)");

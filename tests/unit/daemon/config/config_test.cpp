@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdio>
+#include <fstream>
+
 #include "registry.h"
 #include "sources/audit_log/audit_log_source.h"
 #include "sinks/file/file_sink.h"
@@ -119,6 +122,29 @@ checkpoint: { type: file }
 )");
   ASSERT_FALSE(r.config);
   EXPECT_EQ(all(r.errors).find("api-secret-123"), std::string::npos);
+}
+
+TEST(Config, AMissingOrDirectoryCaBundleIsAnErrorAtItsKey) {
+  std::string y = kValid;
+  y.replace(y.find("  token: api-abc\n"), 0, "  ca_bundle: /nonexistent/ca.pem\n");
+  auto r = load(y);
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(all(r.errors).find("test.yaml:3:14: launchdarkly.ca_bundle: "), std::string::npos) << all(r.errors);
+  EXPECT_NE(all(r.errors).find("cannot read CA bundle '/nonexistent/ca.pem'"), std::string::npos) << all(r.errors);
+
+  y = kValid;
+  y.replace(y.find("  token: api-abc\n"), 0, "  ca_bundle: /tmp\n");
+  r = load(y);
+  ASSERT_FALSE(r.config);
+  EXPECT_NE(all(r.errors).find("'/tmp' is a directory"), std::string::npos) << all(r.errors);
+
+  const std::string pem = ::testing::TempDir() + "ldx-config-test-ca.pem";
+  std::ofstream(pem) << "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
+  y = kValid;
+  y.replace(y.find("  token: api-abc\n"), 0, "  ca_bundle: " + pem + "\n");
+  r = load(y);
+  EXPECT_TRUE(r.config) << all(r.errors);
+  std::remove(pem.c_str());
 }
 
 TEST(Config, YamlSyntaxErrorHasLocation) {
