@@ -216,6 +216,14 @@ class ContextsPass final : public EntityPass {
     // token keeps the one that read it: re-reading that page costs one request and
     // admit() drops what it already exported.
     if (items.size() > 0 && token) c.token = std::move(*token);
+    if (more && items.size() > 0 && c.token && requested_tokens_.seen(*c.token)) {
+      // Following the token would request pages already read, forever. Move on so the
+      // other environments are still exported, but say so: what follows this page in
+      // the environment is not read in this pass.
+      spdlog::warn("stream contexts: {}: LaunchDarkly handed back a continuation token it already gave in this "
+                   "pass (a loop); the contexts of {} after this page are not read in this pass",
+                   call.describe(), s.key);
+    }
     if (!more || items.size() == 0 || !c.token || requested_tokens_.seen(*c.token)) next_scope();
     return Status::ok();
   }

@@ -3,6 +3,8 @@
 #include "sources/contexts/contexts_source.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <cctype>
 #include <cstdio>
@@ -28,6 +30,7 @@ struct FakeContexts {
   // Where a page gives its continuation token: the body (and the next href), only
   // _links.next.href (percent-encoded), or nowhere.
   enum class TokenIn { kBody, kNextHref, kNowhere } token_in = TokenIn::kBody;
+  std::string fixed_token;  // when set, every page hands back this token (a loop)
   void expire_all() { ++generation; }
   std::vector<nlohmann::json> bodies;
 
@@ -89,7 +92,7 @@ struct FakeContexts {
       nlohmann::json item = {{"context", {{"kind", "user"}, {"key", r.key}}}, {"lastSeen", last_seen(r.seq)}};
       if (!r.app.empty()) item["applicationId"] = r.app;
       page["items"].push_back(item);
-      token = "t" + std::to_string(generation) + "-" + std::to_string(r.seq);
+      token = fixed_token.empty() ? "t" + std::to_string(generation) + "-" + std::to_string(r.seq) : fixed_token;
       if (token_in == TokenIn::kBody) page["continuationToken"] = token;
       ++n;
     }
@@ -215,6 +218,24 @@ TEST_F(ContextsStreamTest, MoreWithoutAnyTokenFailsLoudly) {
   EXPECT_EQ(st.error_class(), ErrorClass::kRetryable);
   EXPECT_NE(st.message().find("p/e"), std::string::npos) << st.message();
   EXPECT_NE(st.message().find("continuationToken"), std::string::npos) << st.message();
+}
+
+TEST_F(ContextsStreamTest, ATokenLoopMovesOnToTheNextEnvironmentAndSaysSo) {
+  ctx_.fixed_token = "t0-3";  // the token of page 1, handed back again by page 2
+  auto log = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  spdlog::default_logger()->sinks().push_back(log);
+  Archive a;
+  auto r = run_pass(*stream(), nullptr, projects_, api_, a, 1);
+  spdlog::default_logger()->sinks().pop_back();
+  ASSERT_TRUE(r.completed) << "a loop must not stall the stream";
+  EXPECT_EQ(api_.requests, 2) << "page 2 repeats page 1's token: no third request";
+  EXPECT_EQ(a.all.size(), 6u);
+  std::string warned;
+  for (const auto& line : log->last_formatted()) {
+    if (line.find("continuation token it already gave") != std::string::npos) warned = line;
+  }
+  EXPECT_NE(warned.find("the contexts of p/e after this page are not read"), std::string::npos)
+      << "the loop is logged, naming the environment";
 }
 
 TEST(ContinuationTokenOfHref, ReadsThePercentDecodedParameter) {
