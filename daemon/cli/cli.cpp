@@ -10,7 +10,6 @@
 #include <iostream>
 #include <optional>
 #include <set>
-#include <string_view>
 #include <thread>
 
 #include "cli/verify_command.h"
@@ -79,39 +78,6 @@ class SignalWatcher {
   std::thread thread_;
 };
 
-// What a start failure is about, for its log line's `stream` and `sink` fields (README
-// "Logs"): the exporter's messages begin "sink NAME: ", "stream NAME: " or
-// "stream NAME, sink NAME: "; the names are matched against the config's own.
-struct StartFailureSubject {
-  std::string stream;
-  std::string sink;
-};
-
-StartFailureSubject start_failure_subject(const Config& cfg, std::string_view msg) {
-  StartFailureSubject out;
-  for (const auto& sc : cfg.streams) {
-    const std::string p = "stream " + sc->stream;
-    if (!msg.starts_with(p)) continue;
-    std::string_view rest = msg.substr(p.size());
-    if (rest.starts_with(", ")) {
-      out.stream = sc->stream;
-      msg = rest.substr(2);
-      break;
-    }
-    if (rest.starts_with(": ") || rest.starts_with("'s ")) {
-      out.stream = sc->stream;
-      return out;
-    }
-  }
-  for (const auto& sk : cfg.sinks) {
-    if (msg.starts_with("sink " + sk->name + ": ")) {
-      out.sink = sk->name;
-      break;
-    }
-  }
-  return out;
-}
-
 int export_command(const std::string& config_path, bool once) {
   auto cfg = load_or_report(config_path);
   if (!cfg) return kExitInvalid;
@@ -133,12 +99,12 @@ int export_command(const std::string& config_path, bool once) {
     // The config was valid (exit 2 is for that): whatever stops the start now (the
     // archive locked by another process, a file changed outside ldexport, a port in
     // use, a destination down) is an export that failed.
+    // Its line carries the stream and the sink the exporter names (README "Logs").
     LogScope request(st);
-    const auto subject = start_failure_subject(*cfg, st.message());
     std::optional<LogScope> stream_scope;
     std::optional<LogScope> sink_scope;
-    if (!subject.stream.empty()) stream_scope.emplace(LogField::kStream, subject.stream);
-    if (!subject.sink.empty()) sink_scope.emplace(LogField::kSink, subject.sink);
+    if (!st.stream().empty()) stream_scope.emplace(LogField::kStream, st.stream());
+    if (!st.sink().empty()) sink_scope.emplace(LogField::kSink, st.sink());
     spdlog::error("cannot start: {}", st.message());
     return kExitFailed;
   }

@@ -27,7 +27,8 @@ class [[nodiscard]] Status {
   [[nodiscard]] bool is_retryable() const { return cls_ == ErrorClass::kRetryable; }
   [[nodiscard]] bool is_fatal() const { return cls_ == ErrorClass::kFatal; }
   [[nodiscard]] const std::string& message() const { return msg_; }
-  // Prefixes context ("sink archive: ") while keeping the class and the request.
+  // Prefixes context ("sink archive: ") while keeping the class, the request and the
+  // stream and sink.
   [[nodiscard]] Status with_context(const std::string& ctx) const {
     Status s = *this;
     s.msg_ = ctx + msg_;
@@ -43,6 +44,20 @@ class [[nodiscard]] Status {
   }
   [[nodiscard]] const std::string& request_path() const { return request_path_; }
   [[nodiscard]] long http_status() const { return http_status_; }
+  // The configured stream and sink an error is about, for the log line that reports it
+  // (the `stream` and `sink` fields): set where the failing one is known, empty if none.
+  [[nodiscard]] Status with_stream(std::string stream) const {
+    Status s = *this;
+    s.stream_ = std::move(stream);
+    return s;
+  }
+  [[nodiscard]] Status with_sink(std::string sink) const {
+    Status s = *this;
+    s.sink_ = std::move(sink);
+    return s;
+  }
+  [[nodiscard]] const std::string& stream() const { return stream_; }
+  [[nodiscard]] const std::string& sink() const { return sink_; }
   [[nodiscard]] std::string describe() const;
 
  private:
@@ -51,6 +66,8 @@ class [[nodiscard]] Status {
   std::string msg_;
   std::string request_path_;
   long http_status_ = 0;
+  std::string stream_;
+  std::string sink_;
 };
 
 const char* error_class_name(ErrorClass c);

@@ -13,6 +13,35 @@
 
 namespace ldx {
 
+namespace {
+
+// A configured sink as a stream's runner sees it: the same sink, except that a failed
+// recover() names it in its Status (Status::sink()), so a start that fails there reports
+// which sink failed; StreamRunner::recover names it only in the message. Every other
+// call goes straight to the sink; a virtual added to Sink must be passed on here too.
+class RecoveryNamingSink final : public Sink {
+ public:
+  explicit RecoveryNamingSink(Sink& sink) : sink_(sink) {}
+  [[nodiscard]] const std::string& name() const override { return sink_.name(); }
+  Status open() override { return sink_.open(); }
+  Status recover(const std::string& stream, const nlohmann::json& committed_position) override {
+    Status st = sink_.recover(stream, committed_position);
+    return st.is_ok() ? st : st.with_sink(sink_.name());
+  }
+  Result<nlohmann::json> write(const Batch& batch) override { return sink_.write(batch); }
+  [[nodiscard]] bool keeps_uncommitted_writes() const override { return sink_.keeps_uncommitted_writes(); }
+  void committed(const std::string& stream, const nlohmann::json& position) override {
+    sink_.committed(stream, position);
+  }
+  Status close() override { return sink_.close(); }
+  Status health() override { return sink_.health(); }
+
+ private:
+  Sink& sink_;
+};
+
+}  // namespace
+
 Exporter::Exporter(const Config& cfg, StopSignal& stop) : cfg_(cfg), stop_(stop) {}
 
 Exporter::~Exporter() {
@@ -73,7 +102,7 @@ Status Exporter::open(bool wait_for_destinations) {
       opened = std::move(sink.value());
       return Status::ok();
     });
-    if (!st.is_ok()) return st.with_context("sink " + sc->name + ": ");
+    if (!st.is_ok()) return st.with_context("sink " + sc->name + ": ").with_sink(sc->name);
     sinks_.push_back(std::move(opened));
   }
   dead_letter_ = std::make_unique<FileSink>(kDeadLetterSinkName, cfg_.dead_letter_path, 64LL * 1024 * 1024);
@@ -91,18 +120,21 @@ Status Exporter::open(bool wait_for_destinations) {
   }
 
   std::vector<Sink*> sink_ptrs;
-  for (auto& s : sinks_) sink_ptrs.push_back(s.get());
+  for (auto& s : sinks_) {
+    runner_sinks_.push_back(std::make_unique<RecoveryNamingSink>(*s));
+    sink_ptrs.push_back(runner_sinks_.back().get());
+  }
   SourceContext ctx{&cfg_.launchdarkly, http_.get(), &stop_};
   for (const auto& sc : cfg_.streams) {
     if (!sc->enabled) continue;
     auto src = sc->build(ctx);
-    if (!src.is_ok()) return src.status().with_context("stream " + sc->stream + ": ");
+    if (!src.is_ok()) return src.status().with_context("stream " + sc->stream + ": ").with_stream(sc->stream);
     LogScope stream_scope(LogField::kStream, sc->stream);
     auto runner = std::make_unique<StreamRunner>(*sc, std::move(src.value()), sink_ptrs, dead_letter_.get(),
                                                  *store_, stop_);
     if (auto st = open_step(wait, "stream " + sc->stream + "'s recovery", [&] { return runner->recover(); });
         !st.is_ok()) {
-      return st;
+      return st.with_stream(sc->stream);
     }
     runners_.push_back(std::move(runner));
   }

@@ -28,7 +28,9 @@ class Exporter {
   // With wait_for_destinations, a sink or checkpoint store that is unavailable
   // (retryable: Kafka or Postgres down) is retried with backoff until it answers or a
   // stop is requested, as `run` must ride out an outage at start; otherwise the first
-  // error is returned (`once`, which a scheduler re-runs).
+  // error is returned (`once`, which a scheduler re-runs). A failure names the stream
+  // and the sink it is about in Status::stream() and Status::sink() (either may be
+  // empty: the status listener, the dead-letter output, the checkpoint store).
   Status open(bool wait_for_destinations = false);
   // Exit codes: 0 every stream caught up (or a clean stop); 1 a stream failed.
   int run_once();
@@ -51,6 +53,8 @@ class Exporter {
   StopSignal& stop_;
   std::unique_ptr<HttpClientFactory> http_;
   std::vector<std::unique_ptr<Sink>> sinks_;
+  // What the runners hold instead of sinks_ (same order): see RecoveryNamingSink.
+  std::vector<std::unique_ptr<Sink>> runner_sinks_;
   std::unique_ptr<Sink> dead_letter_;
   std::unique_ptr<CheckpointStore> store_;
   std::vector<std::unique_ptr<StreamRunner>> runners_;
