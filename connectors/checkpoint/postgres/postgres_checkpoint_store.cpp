@@ -111,6 +111,9 @@ Result<std::vector<std::string>> PostgresCheckpointStore::list_streams() {
   try {
     pqxx::read_transaction tx(*conn_);
     std::vector<std::string> out;
+    // `checkpoints list` reads without open() (it creates nothing): before the first
+    // run has made the table there is simply no checkpoint, which is not an error.
+    if (!tx.exec_params("SELECT to_regclass($1) IS NOT NULL", table_)[0][0].as<bool>()) return out;
     for (const auto& row : tx.exec("SELECT stream FROM " + table_ + " ORDER BY stream")) {
       out.push_back(row[0].as<std::string>());
     }

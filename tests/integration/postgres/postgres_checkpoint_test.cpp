@@ -58,6 +58,18 @@ TEST_F(PostgresCheckpointTest, CommitLoadListAndResetRoundTripEveryField) {
   EXPECT_EQ(scalar("SELECT count(*) FROM \"" + schema_ + "\".ldexport_checkpoints"), 1);
 }
 
+TEST_F(PostgresCheckpointTest, ListingBeforeTheFirstRunFindsNoCheckpointAndCreatesNothing) {
+  // What `checkpoints list` does: no open(), so no migration.
+  pg::DsnSource d;
+  d.dsn = dsn_;
+  PostgresCheckpointStore store(d, schema_);
+  auto streams = store.list_streams();
+  ASSERT_TRUE(streams.is_ok()) << streams.status().describe();
+  EXPECT_TRUE(streams.value().empty());
+  EXPECT_EQ(scalar("SELECT count(*) FROM pg_namespace WHERE nspname = '" + schema_ + "'"), 0)
+      << "a read-only listing created the schema";
+}
+
 TEST_F(PostgresCheckpointTest, SharesOneMigratedSchemaWithTheSink) {
   StopSignal stop;
   PostgresSinkOptions o;
