@@ -18,6 +18,12 @@ void apply_entity(SnapshotState& state, Entity&& e, const std::string& stream, i
   if (state.observe(e.record.id, e.fp) != Observed::kSame) out.records.push_back(std::move(e.record));
 }
 
+void dead_letter_unreadable(SnapshotState& state, const ListScope& scope, const std::string& stream,
+                            std::string reason, std::string raw, int64_t now_ms, StepOutput& out) {
+  if (!state.observe_unreadable(unreadable_name(scope.key, raw))) return;
+  out.dead_letters.push_back({stream, std::move(reason), std::move(raw), now_ms});
+}
+
 nlohmann::json snapshot_cursor(const SnapshotState& state) { return {{"v", 1}, {"snapshot", state.to_json()}}; }
 
 Result<SnapshotState> snapshot_from_cursor(const nlohmann::json& cursor, const std::string& stream) {
@@ -126,7 +132,8 @@ Status SnapshotPass::ingest_items(simdjson::dom::element doc, const ListScope& s
   auto one = [&](simdjson::dom::element item) {
     auto e = stream_.normalize(item, scope, now_ms);
     if (!e.is_ok()) {
-      out.dead_letters.push_back({stream_.stream(), e.status().message(), simdjson::minify(item), now_ms});
+      dead_letter_unreadable(state_, scope, stream_.stream(), e.status().message(), simdjson::minify(item), now_ms,
+                             out);
       return;
     }
     stream_.on_listed(scope, e.value());
@@ -199,12 +206,12 @@ Status SnapshotPass::run_local(int64_t now_ms, StepOutput& out) {
       for (const auto& raw : s.items) {
         simdjson::dom::element item;
         if (local_parser_.parse(raw).get(item) != simdjson::SUCCESS) {
-          out.dead_letters.push_back({stream_.stream(), "item is not valid JSON", raw, now_ms});
+          dead_letter_unreadable(state_, s, stream_.stream(), "item is not valid JSON", raw, now_ms, out);
           continue;
         }
         auto e = stream_.normalize(item, s, now_ms);
         if (!e.is_ok()) {
-          out.dead_letters.push_back({stream_.stream(), e.status().message(), raw, now_ms});
+          dead_letter_unreadable(state_, s, stream_.stream(), e.status().message(), raw, now_ms, out);
           continue;
         }
         stream_.on_listed(s, e.value());

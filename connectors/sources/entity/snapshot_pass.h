@@ -58,6 +58,11 @@ class SnapshotStream {
 // delete record when the API marks it deleted and it was known.
 void apply_entity(SnapshotState& state, Entity&& e, const std::string& stream, int64_t now_ms, StepOutput& out);
 
+// Dead-letters an item of `scope` the stream could not read, unless `state` holds it
+// already (SnapshotState::observe_unreadable): listed again unchanged, it adds nothing.
+void dead_letter_unreadable(SnapshotState& state, const ListScope& scope, const std::string& stream,
+                            std::string reason, std::string raw, int64_t now_ms, StepOutput& out);
+
 // The cursor of a plain snapshot stream: {"v":1,"snapshot":<SnapshotState>}.
 nlohmann::json snapshot_cursor(const SnapshotState& state);
 // About the serialized size of a SnapshotState (an id, a fingerprint and a generation per entity).

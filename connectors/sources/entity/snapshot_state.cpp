@@ -17,6 +17,10 @@ std::string content_fingerprint(std::string_view bytes) {
   return out;
 }
 
+std::string unreadable_name(const std::string& scope_key, std::string_view raw) {
+  return scope_key + "/" + content_fingerprint(raw);
+}
+
 void SnapshotState::begin_snapshot(int64_t now_ms) {
   if (in_snapshot_) return;
   ++gen_;
@@ -51,6 +55,22 @@ std::vector<std::string> SnapshotState::ids_with_prefix(const std::string& prefi
   return out;
 }
 
+bool SnapshotState::observe_unreadable(const std::string& name) {
+  auto [it, inserted] = unreadable_.try_emplace(name, gen_);
+  it->second = gen_;
+  return inserted;
+}
+
+void SnapshotState::forget_unreadable(const std::string& name) { unreadable_.erase(name); }
+
+std::vector<std::string> SnapshotState::unreadable_with_prefix(const std::string& prefix) const {
+  std::vector<std::string> out;
+  for (auto it = unreadable_.lower_bound(prefix); it != unreadable_.end() && it->first.starts_with(prefix); ++it) {
+    out.push_back(it->first);
+  }
+  return out;
+}
+
 std::vector<std::string> SnapshotState::unseen(const IdFilter& selected) const {
   std::vector<std::string> out;
   if (!in_snapshot_) return out;
@@ -63,6 +83,7 @@ std::vector<std::string> SnapshotState::unseen(const IdFilter& selected) const {
 void SnapshotState::end_snapshot(const IdFilter& selected) {
   if (!in_snapshot_) return;
   std::erase_if(known_, [&](const auto& kv) { return kv.second.gen < gen_ && !selected(kv.first); });
+  std::erase_if(unreadable_, [&](const auto& kv) { return kv.second < gen_; });
   in_snapshot_ = false;
   last_complete_started_ms_ = started_ms_;
   progress_ = SnapshotProgress{};
@@ -74,6 +95,8 @@ nlohmann::json SnapshotState::to_json() const {
   nlohmann::json j{{"gen", gen_},
                    {"last_complete_started_ms", last_complete_started_ms_},
                    {"known", std::move(known)}};
+  // Only when there are any: a cursor without unreadable items keeps its old form.
+  if (!unreadable_.empty()) j["unreadable"] = unreadable_;
   if (in_snapshot_) {
     j["open"] = {{"started_ms", started_ms_},
                  {"scope", progress_.scope},
@@ -93,6 +116,9 @@ Result<SnapshotState> SnapshotState::from_json(const nlohmann::json& j) {
     s.last_complete_started_ms_ = j.at("last_complete_started_ms").get<int64_t>();
     for (const auto& [id, v] : j.at("known").items()) {
       s.known_[id] = KnownEntity{v.at(0).get<std::string>(), v.at(1).get<uint64_t>()};
+    }
+    if (auto it = j.find("unreadable"); it != j.end()) {
+      for (const auto& [name, gen] : it->items()) s.unreadable_[name] = gen.get<uint64_t>();
     }
     const auto& open = j.at("open");
     if (!open.is_null()) {

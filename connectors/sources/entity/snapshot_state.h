@@ -10,8 +10,17 @@
 // The state is committed with every batch, only after every sink acked it, so `known`
 // never runs ahead of what the sinks hold.
 //
-// Size: one entry per live entity (~40 bytes in JSON). Flags x projects, segments,
-// members, teams, metrics fit; contexts are not snapshotted (see contexts/).
+// `unreadable` does the same for the listed items the stream could not read, which went
+// to the dead-letter output instead of the sinks: named by scope and content fingerprint
+// (such an item may have no id), each is dead-lettered when first listed and again only
+// once its content changed, not at every listing; a complete snapshot forgets those it
+// did not list. It is kept here, in the committed cursor, because it is part of what
+// the outputs were last told, and a stream that compares LaunchDarkly's totalCount with
+// what it knows must count these items too (segments: or every pass lists in full).
+//
+// Size: one entry per live entity (~40 bytes in JSON), plus one per unreadable item
+// still listed. Flags x projects, segments, members, teams, metrics fit; contexts are
+// not snapshotted (see contexts/).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -29,6 +38,8 @@ namespace ldx {
 
 // Stable 64-bit FNV-1a, as 16 hex digits: fingerprints must survive upgrades.
 std::string content_fingerprint(std::string_view bytes);
+// The name SnapshotState keeps an unreadable item under: "<scope key>/<fingerprint of its raw JSON>".
+std::string unreadable_name(const std::string& scope_key, std::string_view raw);
 
 enum class Observed { kNew, kChanged, kSame };
 
@@ -70,6 +81,14 @@ class SnapshotState {
   // Ids starting with `prefix` (e.g. "default/production/").
   [[nodiscard]] std::vector<std::string> ids_with_prefix(const std::string& prefix) const;
 
+  // A listed item that could not be read, named "<scope key>/<content fingerprint>"
+  // (see unreadable_name()): true when it is new, i.e. when it is to be dead-lettered.
+  // Marked with the current generation, as observe() does.
+  bool observe_unreadable(const std::string& name);
+  void forget_unreadable(const std::string& name);
+  // Names starting with `prefix` (e.g. "default/production/"), sorted.
+  [[nodiscard]] std::vector<std::string> unreadable_with_prefix(const std::string& prefix) const;
+
   SnapshotProgress& progress() { return progress_; }
   [[nodiscard]] const SnapshotProgress& progress() const { return progress_; }
 
@@ -78,7 +97,8 @@ class SnapshotState {
   [[nodiscard]] std::vector<std::string> unseen(const IdFilter& selected) const;
   // Closes the snapshot. Unseen ids outside the selection are forgotten without a
   // delete (the config stopped covering them; LaunchDarkly did not delete them).
-  // Unseen selected ids must have been handled (deleted) by the caller before.
+  // Unseen selected ids must have been handled (deleted) by the caller before. Unseen
+  // unreadable items are forgotten (gone, or changed into another name).
   void end_snapshot(const IdFilter& selected);
 
   [[nodiscard]] nlohmann::json to_json() const;
@@ -86,6 +106,7 @@ class SnapshotState {
 
  private:
   std::map<std::string, KnownEntity> known_;
+  std::map<std::string, uint64_t> unreadable_;  // name -> generation that last listed it
   uint64_t gen_ = 0;
   bool in_snapshot_ = false;
   int64_t started_ms_ = 0;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "common/normalize.h"
@@ -151,7 +152,7 @@ class SegmentsIncrementalPass final : public EntityPass {
     for (auto item : items) {
       auto e = segs_.normalize(item, s, now_ms);
       if (!e.is_ok()) {
-        out.dead_letters.push_back({kSegmentsStream, e.status().message(), simdjson::minify(item), now_ms});
+        dead_letter_unreadable(state_, s, kSegmentsStream, e.status().message(), simdjson::minify(item), now_ms, out);
         continue;
       }
       // Newest-modified first: everything from here on was read by an earlier pass.
@@ -183,7 +184,9 @@ class SegmentsIncrementalPass final : public EntityPass {
     const ListScope& s = scopes_[idx_];
     if (newest_) high_[s.key] = std::max(high_[s.key], *newest_);
     const std::string prefix = s.key + "/";
-    const size_t known = state_.ids_with_prefix(prefix).size();
+    // totalCount counts the segments the stream could not read too: so must `known`, or
+    // an unreadable segment would have every pass list its environment completely.
+    const size_t known = state_.ids_with_prefix(prefix).size() + state_.unreadable_with_prefix(prefix).size();
     if (total_ && static_cast<size_t>(*total_) != known) {
       spdlog::info("stream segments: {} lists {} segments, {} known: listing it completely", s.key, *total_, known);
       start_reconcile(s, prefix);
@@ -196,6 +199,7 @@ class SegmentsIncrementalPass final : public EntityPass {
   void start_reconcile(const ListScope& s, const std::string& prefix) {
     sub_state_ = SnapshotState{};
     for (const auto& id : state_.ids_with_prefix(prefix)) sub_state_.observe(id, state_.find(id)->fp);
+    for (const auto& name : state_.unreadable_with_prefix(prefix)) sub_state_.observe_unreadable(name);
     sub_prefix_ = prefix;
     segs_.restrict_to(prefix);
     sub_pass_ = std::make_unique<SnapshotPass>(segs_, sub_state_, std::vector<ListScope>{s}, wall_now_ms());
@@ -206,6 +210,11 @@ class SegmentsIncrementalPass final : public EntityPass {
       if (!sub_state_.find(id)) state_.forget(id);
     }
     for (const auto& id : sub_state_.ids_with_prefix(sub_prefix_)) state_.observe(id, sub_state_.find(id)->fp);
+    const auto unreadable = sub_state_.unreadable_with_prefix(sub_prefix_);
+    for (const auto& name : state_.unreadable_with_prefix(sub_prefix_)) {
+      if (!std::binary_search(unreadable.begin(), unreadable.end(), name)) state_.forget_unreadable(name);
+    }
+    for (const auto& name : unreadable) state_.observe_unreadable(name);
   }
   void end_reconcile() {
     merge_sub();

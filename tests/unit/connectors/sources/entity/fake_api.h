@@ -128,6 +128,7 @@ struct Archive {
 
 struct PassRun {
   std::vector<nlohmann::json> cursors;  // after each committed batch
+  std::vector<DeadLetter> dead_letters;
   nlohmann::json final_cursor;
   bool completed = false;
   int steps = 0;
@@ -159,6 +160,7 @@ inline PassRun run_pass(EntityStream& stream, const nlohmann::json& cursor, cons
     }
     if (!st.is_ok()) throw std::runtime_error(st.message());
     archive.apply(out.records);
+    for (auto& d : out.dead_letters) run.dead_letters.push_back(std::move(d));
     run.final_cursor = pass.value()->cursor();
     run.cursors.push_back(run.final_cursor);
   }

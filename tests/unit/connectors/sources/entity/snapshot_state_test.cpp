@@ -104,6 +104,25 @@ TEST(SnapshotState, IdsWithPrefix) {
   EXPECT_EQ(s.ids_with_prefix("p/e/"), (std::vector<std::string>{"p/e/a", "p/e/b"}));
 }
 
+TEST(SnapshotState, UnreadableItemsAreNewOnceAndForgottenWhenNoLongerListed) {
+  SnapshotState s;
+  s.begin_snapshot(1000);
+  const std::string bad = unreadable_name("p/e", "{\"name\":\"no key\"}");
+  EXPECT_TRUE(s.observe_unreadable(bad));
+  EXPECT_FALSE(s.observe_unreadable(bad)) << "listed again unchanged: nothing new";
+  s.end_snapshot(all);
+  auto back = SnapshotState::from_json(s.to_json());
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_EQ(back->unreadable_with_prefix("p/e/"), std::vector<std::string>{bad});
+  EXPECT_TRUE(back->unreadable_with_prefix("p/f/").empty());
+  back->begin_snapshot(2000);
+  const std::string changed = unreadable_name("p/e", "{\"name\":\"still no key\"}");
+  EXPECT_TRUE(back->observe_unreadable(changed));
+  back->end_snapshot(all);
+  EXPECT_EQ(back->unreadable_with_prefix("p/e/"), std::vector<std::string>{changed});
+  EXPECT_FALSE(SnapshotState{}.to_json().contains("unreadable")) << "a cursor without any keeps its old form";
+}
+
 TEST(ContentFingerprint, StableAndSensitive) {
   EXPECT_EQ(content_fingerprint("{\"a\":1}"), content_fingerprint("{\"a\":1}"));
   EXPECT_NE(content_fingerprint("{\"a\":1}"), content_fingerprint("{\"a\":2}"));

@@ -146,5 +146,53 @@ TEST_F(SegmentsStreamTest, FullEveryRunsAFullSnapshot) {
   EXPECT_EQ(api_.requests, 4) << "full_every: 0s makes every pass full";
 }
 
+// A segment the stream cannot read (here: no key) is dead-lettered, and LaunchDarkly's
+// totalCount still counts it. It used to leave totalCount and the known segments one
+// apart for good: every later pass listed the environment completely and dead-lettered
+// it again.
+TEST_F(SegmentsStreamTest, AnUnreadableSegmentIsDeadLetteredOnceAndCostsNothingAfter) {
+  nlohmann::json bad = {{"name", "no key"}, {"version", 1}, {"lastModifiedDate", kT0 - 50'500}};
+  auto publish = [&] {
+    segs_.publish(api_);
+    auto& items = api_.lists[kList];
+    auto at = std::find_if(items.begin(), items.end(), [&](const nlohmann::json& s) {
+      return s["lastModifiedDate"].get<int64_t>() < bad["lastModifiedDate"].get<int64_t>();
+    });
+    items.insert(at, bad);
+  };
+  publish();
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);  // full (first)
+  ASSERT_TRUE(r1.completed);
+  expect_matches(a, {});
+  EXPECT_EQ(r1.dead_letters.size(), 1u);
+
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  EXPECT_EQ(api_.requests, 1) << "steady state: one page per environment, as without the bad segment";
+  EXPECT_TRUE(r2.dead_letters.empty()) << "dead-lettered once";
+  api_.requests = 0;
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
+  EXPECT_EQ(api_.requests, 1);
+  EXPECT_TRUE(r3.dead_letters.empty());
+
+  // A full snapshot lists it again: still nothing new to say about it.
+  auto r4 = run_pass(*stream(), r3.final_cursor, projects_, api_, a, kT0 + 3'700'000);
+  EXPECT_TRUE(r4.dead_letters.empty());
+  EXPECT_EQ(a.all.size(), 10u);
+
+  // Changed: dead-lettered again, once; then the steady state is back.
+  bad["name"] = "still no key";
+  bad["lastModifiedDate"] = kT0 + 3'701'000;
+  publish();
+  auto r5 = run_pass(*stream(), r4.final_cursor, projects_, api_, a, kT0 + 3'800'000);
+  EXPECT_EQ(r5.dead_letters.size(), 1u);
+  api_.requests = 0;
+  auto r6 = run_pass(*stream(), r5.final_cursor, projects_, api_, a, kT0 + 3'900'000);
+  EXPECT_EQ(api_.requests, 1);
+  EXPECT_TRUE(r6.dead_letters.empty());
+  expect_matches(a, {});
+}
+
 }  // namespace
 }  // namespace ldx
