@@ -50,14 +50,20 @@ void format_json_log_line(std::string& out, int64_t time_ms, std::string_view le
 }
 
 namespace {
+// The level as `log.level` names it (spdlog says "warning" where the config says "warn"),
+// so a filter written from the config reference matches.
+std::string_view json_level(spdlog::level::level_enum level) {
+  if (level == spdlog::level::warn) return "warn";
+  const auto name = spdlog::level::to_string_view(level);
+  return {name.data(), name.size()};
+}
+
 class JsonLineFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time.time_since_epoch()).count();
-    const auto level = spdlog::level::to_string_view(msg.level);
     std::string out;
-    format_json_log_line(out, ms, std::string_view(level.data(), level.size()),
-                         std::string_view(msg.payload.data(), msg.payload.size()));
+    format_json_log_line(out, ms, json_level(msg.level), std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(out.data(), out.data() + out.size());
   }
   [[nodiscard]] std::unique_ptr<spdlog::formatter> clone() const override {
@@ -82,7 +88,9 @@ void setup_logging(const LogConfig& cfg, LogOutput output) {
   spdlog::set_level(spdlog::level::from_str(cfg.level));
   const int fd = to_stdout ? STDOUT_FILENO : STDERR_FILENO;
   const bool json = cfg.format == "json" || (cfg.format == "auto" && !::isatty(fd));
-  if (json) spdlog::set_formatter(std::make_unique<JsonLineFormatter>());
+  if (json) spdlog::set_formatter(make_json_line_formatter());
 }
+
+std::unique_ptr<spdlog::formatter> make_json_line_formatter() { return std::make_unique<JsonLineFormatter>(); }
 
 }  // namespace ldx

@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -25,6 +30,20 @@ TEST(LogFields, LineWithoutScopeHasOnlyTimeLevelMsg) {
   const auto j = line("a \"quoted\"\nmessage");
   EXPECT_EQ(j, nlohmann::json({{"time", "2025-11-24T16:00:00.123Z"}, {"level", "info"},
                                {"msg", "a \"quoted\"\nmessage"}}));
+}
+
+TEST(LogFields, JsonLevelsAreNamedAsLogLevelNamesThem) {
+  std::ostringstream text;
+  spdlog::logger logger("json-level-test", std::make_shared<spdlog::sinks::ostream_sink_st>(text));
+  logger.set_formatter(make_json_line_formatter());
+  logger.set_level(spdlog::level::trace);
+  logger.warn("w");
+  logger.error("e");
+  logger.info("i");
+  std::istringstream lines(text.str());
+  std::vector<std::string> levels;
+  for (std::string l; std::getline(lines, l);) levels.push_back(nlohmann::json::parse(l)["level"]);
+  EXPECT_EQ(levels, (std::vector<std::string>{"warn", "error", "info"})) << "the names log.level accepts";
 }
 
 TEST(LogFields, ScopesAddFieldsAndNestedScopesRestoreThem) {
