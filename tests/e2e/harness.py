@@ -92,7 +92,30 @@ class Workspace:
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def write_config(self, sim, interval="2s", lookback="2m", details=False, extra_sinks="", progress="2s"):
+    def write_config(self, sim, interval="2s", lookback="2m", details=False, extra_sinks="", progress="2s", *,
+                     streams=None, stream_extra="", rotate="1MiB", sink_extra="", archive=None, state=None,
+                     listen="127.0.0.1:0", include_secrets=None, projects=None, environments=None):
+        """The one config writer of the e2e tests. By default one audit_log stream
+        (interval, lookback, details; details=None leaves the key out; stream_extra is
+        appended to its keys) into the file sink `archive` (at archive or self.archive;
+        sink_extra is appended to its keys, extra_sinks are whole sink lines after it).
+        streams: {name: "extra: keys, ..."} in place of audit_log, each with interval.
+        listen=None disables the status listener. include_secrets, projects and
+        environments are written under launchdarkly when given."""
+        if streams is None:
+            keys = "start: 2020-01-01T00:00:00Z"
+            if details is not None:
+                keys += ", details: %s" % ("true" if details else "false")
+            streams = {"audit_log": keys + ", lookback: %s%s" % (lookback, stream_extra)}
+        stream_lines = "".join("  %s: { interval: %s, jitter: 0s%s }\n" % (name, interval, (", " + keys) if keys else "")
+                               for name, keys in streams.items())
+        selection = ""
+        if include_secrets is not None:
+            selection += "  include_secrets: %s\n" % ("true" if include_secrets else "false")
+        if projects is not None:
+            selection += "  projects: [%s]\n" % ", ".join('"%s"' % p for p in projects)
+        if environments is not None:
+            selection += "  environments: [%s]\n" % ", ".join('"%s"' % e for e in environments)
         with open(self.config, "w") as f:
             f.write("""launchdarkly:
   base_url: %s
@@ -100,17 +123,16 @@ class Workspace:
   retry_base: 100ms
   retry_max: 2s
   max_retries: 12
-streams:
-  audit_log: { interval: %s, jitter: 0s, start: 2020-01-01T00:00:00Z, details: %s, lookback: %s }
-sinks:
-  - { name: archive, type: file, path: %s, rotate_bytes: 1MiB }
+%sstreams:
+%ssinks:
+  - { name: archive, type: file, path: %s, rotate_bytes: %s%s }
 %scheckpoint: { type: file, path: %s }
 dead_letter: { path: %s }
 log: { level: info, format: json, progress_interval: %s }
-http: { listen: 127.0.0.1:0 }
+http: { %s }
 shutdown_timeout: 20s
-""" % (sim.base_url, interval, "true" if details else "false", lookback, self.archive, extra_sinks,
-       self.state, self.dead, progress))
+""" % (sim.base_url, selection, stream_lines, archive or self.archive, rotate, sink_extra, extra_sinks,
+       state or self.state, self.dead, progress, "listen: %s" % listen if listen else "enabled: false"))
 
     def env(self, sim):
         e = dict(os.environ)

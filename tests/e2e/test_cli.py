@@ -17,24 +17,10 @@ import time
 from harness import Simulator, Workspace, check, main
 
 
-def write_config(ws, sim, rotate="1MiB", state=None, archive=None, listen="127.0.0.1:0"):
-    with open(ws.config, "w") as f:
-        f.write("""launchdarkly:
-  base_url: %s
-  token: ${LD_API_TOKEN}
-  retry_base: 100ms
-  retry_max: 2s
-  max_retries: 12
-streams:
-  audit_log: { interval: 1s, jitter: 0s, start: 2020-01-01T00:00:00Z, lookback: 2m, batch_records: 100 }
-sinks:
-  - { name: archive, type: file, path: %s, rotate_bytes: %s }
-checkpoint: { type: file, path: %s }
-dead_letter: { path: %s }
-log: { level: info, format: json, progress_interval: 10s }
-http: { listen: %s }
-shutdown_timeout: 20s
-""" % (sim.base_url, archive or ws.archive, rotate, state or ws.state, ws.dead, listen))
+def write_config(ws, sim, **opts):
+    """One audit_log stream in batches of 100 into the file sink `archive`; opts as Workspace.write_config."""
+    ws.write_config(sim, **dict(dict(interval="1s", details=None, stream_extra=", batch_records: 100", progress="10s"),
+                                **opts))
 
 
 def ldx_cmd(ws, *args, env=None, config=None):

@@ -22,25 +22,9 @@ from harness import Simulator, Workspace, check, main
 SEED = int(os.environ.get("LDX_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
 
 
-def write_config(ws, sim, archive=None, stream_extra="", sink_extra="", details=False, interval="2s"):
-    with open(ws.config, "w") as f:
-        f.write("""launchdarkly:
-  base_url: %s
-  token: ${LD_API_TOKEN}
-  retry_base: 100ms
-  retry_max: 2s
-  max_retries: 12
-streams:
-  audit_log: { interval: %s, jitter: 0s, start: 2020-01-01T00:00:00Z, details: %s, lookback: 2m%s }
-sinks:
-  - { name: archive, type: file, path: %s, rotate_bytes: 256KiB%s }
-checkpoint: { type: file, path: %s }
-dead_letter: { path: %s }
-log: { level: info, format: json, progress_interval: 10s }
-http: { listen: 127.0.0.1:0 }
-shutdown_timeout: 20s
-""" % (sim.base_url, interval, "true" if details else "false", stream_extra, archive or ws.archive, sink_extra,
-       ws.state, ws.dead))
+def write_config(ws, sim, **opts):
+    """One audit_log stream into the file sink `archive`, in 256 KiB files; opts as Workspace.write_config."""
+    ws.write_config(sim, **dict(dict(rotate="256KiB", progress="10s"), **opts))
 
 
 def verify(ws, *args):

@@ -27,31 +27,9 @@ SUMMARY = re.compile(r"^(\w+): (\d+) new records, (\d+) pages, (\d+) requests, (
 
 
 def write_config(ws, sim, streams, projects=("*",), environments=("*",), include_secrets=False, interval="1s"):
-    """streams: {name: "extra: keys, ..."}."""
-    lines = []
-    for name, extra in streams.items():
-        lines.append("  %s: { interval: %s, jitter: 0s%s }" % (name, interval, (", " + extra) if extra else ""))
-    with open(ws.config, "w") as f:
-        f.write("""launchdarkly:
-  base_url: %s
-  token: ${LD_API_TOKEN}
-  retry_base: 100ms
-  retry_max: 2s
-  max_retries: 12
-  include_secrets: %s
-  projects: [%s]
-  environments: [%s]
-streams:
-%s
-sinks:
-  - { name: archive, type: file, path: %s, rotate_bytes: 1MiB }
-checkpoint: { type: file, path: %s }
-dead_letter: { path: %s }
-log: { level: info, format: json, progress_interval: 5s }
-http: { enabled: false }
-shutdown_timeout: 20s
-""" % (sim.base_url, "true" if include_secrets else "false", ", ".join('"%s"' % p for p in projects),
-       ", ".join('"%s"' % e for e in environments), "\n".join(lines), ws.archive, ws.state, ws.dead))
+    """streams: {name: "extra: keys, ..."}; no status listener."""
+    ws.write_config(sim, interval=interval, progress="5s", streams=streams, listen=None,
+                    include_secrets=include_secrets, projects=projects, environments=environments)
 
 
 def sim_post(sim, path):
