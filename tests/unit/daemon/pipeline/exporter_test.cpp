@@ -132,40 +132,34 @@ TEST_F(ExporterStartFailure, OpensWhenNothingFails) {
   EXPECT_TRUE(st.is_ok()) << st.describe();
 }
 
+// A failed start: what it names as its stream and sink, and its message (unchanged by
+// the naming).
+void expect_start_failure(const Status& st, const std::string& stream, const std::string& sink,
+                          const std::string& message) {
+  ASSERT_FALSE(st.is_ok());
+  EXPECT_EQ(st.stream(), stream);
+  EXPECT_EQ(st.sink(), sink);
+  EXPECT_EQ(st.message(), message);
+}
+
 TEST_F(ExporterStartFailure, ASinkThatCannotOpenIsNamedAsTheSink) {
   sink(1).fault = SinkFault::kOpen;
-  Status st = open();
-  ASSERT_FALSE(st.is_ok());
-  EXPECT_EQ(st.sink(), "warehouse");
-  EXPECT_EQ(st.stream(), "");
-  EXPECT_EQ(st.message(), "sink warehouse: locked by another process");
+  expect_start_failure(open(), "", "warehouse", "sink warehouse: locked by another process");
 }
 
 TEST_F(ExporterStartFailure, ASourceThatCannotBeBuiltIsNamedAsTheStream) {
   stream(1).fail_build = true;
-  Status st = open();
-  ASSERT_FALSE(st.is_ok());
-  EXPECT_EQ(st.stream(), "flags");
-  EXPECT_EQ(st.sink(), "");
-  EXPECT_EQ(st.message(), "stream flags: no such project");
+  expect_start_failure(open(), "flags", "", "stream flags: no such project");
 }
 
 TEST_F(ExporterStartFailure, ASinkThatCannotRecoverAStreamNamesBoth) {
   sink(0).fault = SinkFault::kRecover;
-  Status st = open();
-  ASSERT_FALSE(st.is_ok());
-  EXPECT_EQ(st.stream(), "audit_log");
-  EXPECT_EQ(st.sink(), "archive");
-  EXPECT_EQ(st.message(), "stream audit_log, sink archive: archive file cut short");
+  expect_start_failure(open(), "audit_log", "archive", "stream audit_log, sink archive: archive file cut short");
 }
 
 TEST_F(ExporterStartFailure, TheCheckpointStoreNamesNeitherStreamNorSink) {
   checkpoint_->fail_open = true;
-  Status st = open();
-  ASSERT_FALSE(st.is_ok());
-  EXPECT_EQ(st.stream(), "");
-  EXPECT_EQ(st.sink(), "");
-  EXPECT_EQ(st.message(), "checkpoint store: cannot open the checkpoint directory");
+  expect_start_failure(open(), "", "", "checkpoint store: cannot open the checkpoint directory");
 }
 
 }  // namespace
