@@ -12,6 +12,13 @@
 // yet checked; they are dropped once their window is checked, so the cursor holds about
 // one window plus lookback and settle worth of ids. Entries dated before `since` (when
 // the check was switched on) are not counted.
+//
+// An entry the pass dead-lettered (it cannot be exported: no canonical form, a number
+// beyond 64 bits, ...) is kept there too, as accounted for: it is not missing, it is in
+// the dead-letter output. Counted as missing, every check re-fetched and dead-lettered it
+// again, and warned about a window that lost nothing. This needs no memory of its own:
+// the pass dead-letters only entries its cursor finds new, as it exports them, and a
+// window's ids are dropped once it is checked, so that one set stays bounded.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -35,7 +42,8 @@ struct CompletenessState {
   // Within the pass window in progress (which walks newest-first): [checked_from, limit)
   // is checked too, limit being the window's closed limit.
   std::optional<int64_t> checked_from;
-  std::map<int64_t, std::set<std::string>> exported;  // window start -> ids exported, not yet checked
+  // window start -> ids exported (or dead-lettered), not yet checked
+  std::map<int64_t, std::set<std::string>> exported;
 
   [[nodiscard]] nlohmann::json to_json() const;
   static Result<CompletenessState> from_json(const nlohmann::json& j);
@@ -59,6 +67,7 @@ class CompletenessLogic {
   // after what the cursor already exported (those ids were never counted).
   [[nodiscard]] CompletenessState init(const AuditCursor& c) const;
 
+  // An entry exported, or dead-lettered by the pass: accounted for either way.
   void record_exported(CompletenessState& s, const std::string& id, int64_t date) const;
 
   // After a page of a pass window that is still open: the range that page made

@@ -180,39 +180,41 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
   batch.pages = 1;
   std::vector<Record> parsed;
   std::vector<AuditPageItem> page_items;
-  // Entries that hold a number simdjson cannot represent, by their index in page_items:
-  // their id and date place them in the cursor like any entry, so each is dead-lettered
-  // once, when it is new, not every time its page is read again.
-  std::map<size_t, DeadLetter> unrepresentable;
+  // Entries that cannot be exported (a number simdjson cannot represent, no canonical
+  // form, ...) but have an id and a date, by their index in page_items: these place them
+  // in the cursor like any entry, so each is dead-lettered once, when it is new, not
+  // every time its page is read again (the next pass's lookback, a resumed page).
+  std::map<size_t, DeadLetter> unreadable;
   for (auto item : items) {
-    if (rewritten) {
-      if (std::string raw = simdjson::minify(item); has_rewritten_number(raw)) {
-        auto id = get_string(item, "_id");
-        auto date = get_int64(item, "date");
-        DeadLetter d{stream_, "audit entry " + std::string(id ? *id : "without _id") + " " + kUnrepresentableNumberReason,
-                     restore_rewritten_numbers(raw), now};
-        if (!id || id->empty() || !date) {
-          batch.dead_letters.push_back(std::move(d));
-          continue;
-        }
-        unrepresentable.emplace(page_items.size(), std::move(d));
-        page_items.push_back({std::string(*id), *date});
-        parsed.emplace_back();
+    auto id = get_string(item, "_id");
+    DeadLetter d;
+    if (std::string raw; rewritten && has_rewritten_number(raw = simdjson::minify(item))) {
+      d = {stream_, "audit entry " + std::string(id ? *id : "without _id") + " " + kUnrepresentableNumberReason,
+           restore_rewritten_numbers(raw), now};
+    } else {
+      auto rec = normalize_audit_entry(item, policy_, now);
+      if (rec.is_ok()) {
+        page_items.push_back({rec->id, *rec->occurred_at_ms});
+        parsed.push_back(std::move(rec.value()));
         continue;
       }
+      d = {stream_, rec.status().message(), simdjson::minify(item), now};
     }
-    auto rec = normalize_audit_entry(item, policy_, now);
-    if (!rec.is_ok()) {
-      batch.dead_letters.push_back({stream_, rec.status().message(), simdjson::minify(item), now});
+    auto date = get_int64(item, "date");
+    if (!id || id->empty() || !date) {
+      batch.dead_letters.push_back(std::move(d));
       continue;
     }
-    page_items.push_back({rec->id, *rec->occurred_at_ms});
-    parsed.push_back(std::move(rec.value()));
+    unreadable.emplace(page_items.size(), std::move(d));
+    page_items.push_back({std::string(*id), *date});
+    parsed.emplace_back();
   }
   AuditPageOutcome outcome = logic_.ingest(cursor_, page_items, has_next);
   batch.records.reserve(outcome.fresh.size());
   for (size_t k : outcome.fresh) {
-    if (auto d = unrepresentable.find(k); d != unrepresentable.end()) {
+    if (auto d = unreadable.find(k); d != unreadable.end()) {
+      // Accounted for by the completeness check as well (CompletenessState::exported).
+      if (completeness_) completeness_->record_exported(completeness_state_, page_items[k].id, page_items[k].date);
       batch.dead_letters.push_back(std::move(d->second));
       continue;
     }

@@ -1,9 +1,15 @@
 #include "sources/audit_log/audit_completeness.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <algorithm>
+#include <mutex>
 #include <random>
+#include <thread>
+
+#include "http/http_client.h"
+#include "sources/audit_log/audit_log_source.h"
 
 namespace ldx {
 namespace {
@@ -255,6 +261,135 @@ TEST(AuditCompleteness, SimulatedExportRepairsEveryLateEntryExactlyOnce) {
   EXPECT_GT(repaired, 20u) << "the late entries were found by the check";
   EXPECT_TRUE(log.hidden_once.empty());
   EXPECT_LT(max_ids, 400u) << "the cursor keeps about one window of ids, not the whole log";
+}
+
+// LaunchDarkly's audit log over HTTP, for driving AuditLogSource itself: newest first,
+// `after`/`before` exclusive, next links by offset. Entries are served as written, so
+// one may hold a number beyond 64 bits.
+class FakeAuditLogServer {
+ public:
+  FakeAuditLogServer() {
+    svr_.set_tcp_nodelay(true);
+    svr_.Get("/api/v2/auditlog", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
+    port_ = svr_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { svr_.listen_after_bind(); });
+  }
+  ~FakeAuditLogServer() {
+    svr_.stop();
+    thread_.join();
+  }
+  FakeAuditLogServer(const FakeAuditLogServer&) = delete;
+  FakeAuditLogServer& operator=(const FakeAuditLogServer&) = delete;
+
+  [[nodiscard]] std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void add(int64_t date, const std::string& id, const std::string& more = "") {
+    std::lock_guard lock(mu_);
+    entries_.push_back({date, R"({"_id":")" + id + R"(","date":)" + std::to_string(date) +
+                                  R"(,"kind":"flag","name":")" + id + "\"" + more + "}"});
+    std::stable_sort(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  }
+
+ private:
+  void serve(const httplib::Request& req, httplib::Response& res) {
+    auto param = [&](const char* k, int64_t d) { return req.has_param(k) ? std::stoll(req.get_param_value(k)) : d; };
+    const int64_t limit = param("limit", 20);
+    const int64_t after = param("after", std::numeric_limits<int64_t>::min());
+    const int64_t before = param("before", std::numeric_limits<int64_t>::max());
+    const int64_t offset = param("offset", 0);
+    std::lock_guard lock(mu_);
+    std::string items;
+    int64_t n = 0;
+    bool more = false;
+    for (const auto& [date, raw] : entries_) {
+      if (date <= after || date >= before) continue;
+      if (n >= offset + limit) {
+        more = true;
+        break;
+      }
+      if (n++ < offset) continue;
+      items += (items.empty() ? "" : ",") + raw;
+    }
+    std::string body = R"({"items":[)" + items + R"(],"_links":{)";
+    if (more) {
+      body += R"("next":{"href":"/api/v2/auditlog?limit=)" + std::to_string(limit) + "&after=" + std::to_string(after) +
+              "&before=" + std::to_string(before) + "&offset=" + std::to_string(offset + limit) + R"("})";
+    }
+    res.set_content(body + "}}", "application/json");
+  }
+
+  httplib::Server svr_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<std::pair<int64_t, std::string>> entries_;  // newest first
+};
+
+struct SourcePass {
+  std::vector<std::string> exported;      // record ids
+  std::vector<std::string> dead_letters;  // raw
+  nlohmann::json cursor;
+};
+
+SourcePass run_source_pass(Source& src, const nlohmann::json& cursor) {
+  SourcePass out;
+  out.cursor = cursor;
+  auto st = src.begin_pass(cursor);
+  if (!st.is_ok()) throw std::runtime_error(st.message());
+  for (int steps = 0;; ++steps) {
+    if (steps > 1000) throw std::runtime_error("pass does not end");
+    auto b = src.next_batch();
+    if (!b.is_ok()) throw std::runtime_error(b.status().message());
+    if (!b.value()) return out;
+    for (const auto& r : b.value()->records) out.exported.push_back(r.id);
+    for (const auto& d : b.value()->dead_letters) out.dead_letters.push_back(d.raw);
+    out.cursor = b.value()->cursor;  // every batch committed
+  }
+}
+
+// An entry that cannot be exported (a number beyond 64 bits; a key repeated, so no
+// canonical form) is dead-lettered, once. It used to be dead-lettered again by the pass
+// that re-reads the lookback, and by the completeness check, which counted it missing
+// (and warned) because only exported ids were accounted for.
+TEST(AuditCompleteness, ADeadLetteredEntryIsAccountedForAndDeadLetteredOnce) {
+  FakeAuditLogServer api;
+  const int64_t t = 100 * W;
+  for (int i = 0; i < 7; ++i) api.add(t + i * 5'000, "e" + std::to_string(i));
+  api.add(t + 12'000, "big", R"(,"n":123456789012345678901234567890)");
+  api.add(t + 22'000, "twice", R"(,"x":1,"x":2)");
+
+  LaunchDarklyConfig ld;
+  ld.base_url = api.base_url();
+  ld.token = "api-test";
+  ld.max_retries = 0;
+  StopSignal stop;
+  HttpClientFactory http(ld, stop);
+  SourceContext ctx{&ld, &http, &stop};
+  AuditLogConfig cfg;
+  cfg.page_limit = 3;
+  cfg.lookback = Millis(W);
+  cfg.completeness_window = Millis(W);
+  cfg.completeness_settle = Millis(0);
+  AuditLogSource src(cfg, ctx);
+
+  auto p1 = run_source_pass(src, nullptr);
+  EXPECT_EQ(p1.exported.size(), 7u);
+  ASSERT_EQ(p1.dead_letters.size(), 2u);
+  EXPECT_NE(p1.dead_letters[1].find(R"("n":123456789012345678901234567890)"), std::string::npos) << "as it came";
+
+  // Newer entries: the next pass re-reads the lookback, then the windows of the first
+  // pass close and are checked.
+  api.add(t + 2 * W, "later");
+  auto p2 = run_source_pass(src, p1.cursor);
+  EXPECT_EQ(p2.exported, std::vector<std::string>{"later"});
+  EXPECT_EQ(p2.dead_letters, std::vector<std::string>{}) << "dead-lettered again";
+  api.add(t + 5 * W, "last");
+  auto p3 = run_source_pass(src, p2.cursor);
+  EXPECT_EQ(p3.exported, std::vector<std::string>{"last"});
+  EXPECT_EQ(p3.dead_letters, std::vector<std::string>{}) << "dead-lettered again";
+  EXPECT_EQ(src.completeness_mismatches(), 0u) << "a dead-lettered entry is not missing";
+  const auto state = CompletenessState::from_json(p3.cursor["completeness"]);
+  ASSERT_TRUE(state.is_ok());
+  EXPECT_GE(state->checked_to, t + W) << "the windows of the bad entries were checked";
 }
 
 }  // namespace
