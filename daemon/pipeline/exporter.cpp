@@ -4,43 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <random>
-
-#include "telemetry/log_fields.h"
-#include "telemetry/metrics.h"
 #include <thread>
 
 #include "sinks/file/file_sink.h"
+#include "telemetry/log_fields.h"
+#include "telemetry/metrics.h"
 
 namespace ldx {
-
-namespace {
-
-// A configured sink as a stream's runner sees it: the same sink, except that a failed
-// recover() names it in its Status (Status::sink()), so a start that fails there reports
-// which sink failed; StreamRunner::recover names it only in the message. Every other
-// call goes straight to the sink; a virtual added to Sink must be passed on here too.
-class RecoveryNamingSink final : public Sink {
- public:
-  explicit RecoveryNamingSink(Sink& sink) : sink_(sink) {}
-  [[nodiscard]] const std::string& name() const override { return sink_.name(); }
-  Status open() override { return sink_.open(); }
-  Status recover(const std::string& stream, const nlohmann::json& committed_position) override {
-    Status st = sink_.recover(stream, committed_position);
-    return st.is_ok() ? st : st.with_sink(sink_.name());
-  }
-  Result<nlohmann::json> write(const Batch& batch) override { return sink_.write(batch); }
-  [[nodiscard]] bool keeps_uncommitted_writes() const override { return sink_.keeps_uncommitted_writes(); }
-  void committed(const std::string& stream, const nlohmann::json& position) override {
-    sink_.committed(stream, position);
-  }
-  Status close() override { return sink_.close(); }
-  Status health() override { return sink_.health(); }
-
- private:
-  Sink& sink_;
-};
-
-}  // namespace
 
 Exporter::Exporter(const Config& cfg, StopSignal& stop) : cfg_(cfg), stop_(stop) {}
 
@@ -120,10 +90,7 @@ Status Exporter::open(bool wait_for_destinations) {
   }
 
   std::vector<Sink*> sink_ptrs;
-  for (auto& s : sinks_) {
-    runner_sinks_.push_back(std::make_unique<RecoveryNamingSink>(*s));
-    sink_ptrs.push_back(runner_sinks_.back().get());
-  }
+  for (auto& s : sinks_) sink_ptrs.push_back(s.get());
   SourceContext ctx{&cfg_.launchdarkly, http_.get(), &stop_};
   for (const auto& sc : cfg_.streams) {
     if (!sc->enabled) continue;

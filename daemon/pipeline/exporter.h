@@ -53,8 +53,6 @@ class Exporter {
   StopSignal& stop_;
   std::unique_ptr<HttpClientFactory> http_;
   std::vector<std::unique_ptr<Sink>> sinks_;
-  // What the runners hold instead of sinks_ (same order): see RecoveryNamingSink.
-  std::vector<std::unique_ptr<Sink>> runner_sinks_;
   std::unique_ptr<Sink> dead_letter_;
   std::unique_ptr<CheckpointStore> store_;
   std::vector<std::unique_ptr<StreamRunner>> runners_;

@@ -66,7 +66,7 @@ Status StreamRunner::recover() {
     if (committed_.sink_positions.contains(s->name())) pos = committed_.sink_positions[s->name()];
     LogScope sink_scope(LogField::kSink, s->name());
     if (auto st = s->recover(cfg_.stream, pos); !st.is_ok()) {
-      return st.with_context("stream " + cfg_.stream + ", sink " + s->name() + ": ");
+      return st.with_context("stream " + cfg_.stream + ", sink " + s->name() + ": ").with_sink(s->name());
     }
   }
   needs_recover_ = false;
