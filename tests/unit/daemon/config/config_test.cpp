@@ -125,24 +125,24 @@ checkpoint: { type: file }
 }
 
 TEST(Config, AMissingOrDirectoryCaBundleIsAnErrorAtItsKey) {
-  std::string y = kValid;
-  y.replace(y.find("  token: api-abc\n"), 0, "  ca_bundle: /nonexistent/ca.pem\n");
-  auto r = load(y);
-  ASSERT_FALSE(r.config);
-  EXPECT_NE(all(r.errors).find("test.yaml:3:14: launchdarkly.ca_bundle: "), std::string::npos) << all(r.errors);
-  EXPECT_NE(all(r.errors).find("cannot read CA bundle '/nonexistent/ca.pem'"), std::string::npos) << all(r.errors);
+  auto with_ca_bundle = [](const std::string& path) {
+    std::string y = kValid;
+    y.replace(y.find("  token: api-abc\n"), 0, "  ca_bundle: " + path + "\n");
+    return load(y);
+  };
+  auto r = with_ca_bundle("/nonexistent/ca.pem");
+  EXPECT_FALSE(r.config);
+  EXPECT_NE(all(r.errors).find("test.yaml:3:14: launchdarkly.ca_bundle: cannot read CA bundle '/nonexistent/ca.pem'"),
+            std::string::npos)
+      << all(r.errors);
 
-  y = kValid;
-  y.replace(y.find("  token: api-abc\n"), 0, "  ca_bundle: /tmp\n");
-  r = load(y);
-  ASSERT_FALSE(r.config);
+  r = with_ca_bundle("/tmp");
+  EXPECT_FALSE(r.config);
   EXPECT_NE(all(r.errors).find("'/tmp' is a directory"), std::string::npos) << all(r.errors);
 
   const std::string pem = ::testing::TempDir() + "ldx-config-test-ca.pem";
   std::ofstream(pem) << "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n";
-  y = kValid;
-  y.replace(y.find("  token: api-abc\n"), 0, "  ca_bundle: " + pem + "\n");
-  r = load(y);
+  r = with_ca_bundle(pem);
   EXPECT_TRUE(r.config) << all(r.errors);
   std::remove(pem.c_str());
 }
