@@ -247,7 +247,7 @@ class FlagsEntityStream final : public EntityStream {
     auto cursor_of = [this](const SnapshotState&) { return to_cursor(); };
     const bool full_due = state_.last_complete_started_ms() == 0 ||
                           now_ms - state_.last_complete_started_ms() >= cfg_.full_every.count();
-    if (state_.in_snapshot() || !cfg_.audit_refresh || full_due) {
+    if (state_.in_snapshot() || !cfg_.audit_refresh || full_due || project_vanished()) {
       if (!state_.in_snapshot()) {
         // Changes from now on are the audit refresh's; the snapshot covers everything before.
         refresh_ = FlagRefreshState{};
@@ -268,6 +268,23 @@ class FlagsEntityStream final : public EntityStream {
   }
 
  private:
+  // A project the state holds flags of that discovery no longer lists although the
+  // selection covers it: LaunchDarkly deleted it, and the audit log names none of its
+  // flags, so the refresh would keep them until the next full snapshot. That snapshot
+  // runs now instead; it confirms (404) and deletes them. Discovery read every project
+  // or failed the pass before this point: a failed listing is never taken for this. A
+  // project the config stopped selecting is not one (its flags are forgotten).
+  [[nodiscard]] bool project_vanished() const {
+    for (const auto& id : state_.ids_with_prefix("")) {
+      const std::string p(id_part(id, 0));
+      if (flags_.selection().project(p) && !flags_.has_project(p)) {
+        spdlog::info("stream flags: project {} is no longer listed by LaunchDarkly; a full snapshot deletes its flags",
+                     p);
+        return true;
+      }
+    }
+    return false;
+  }
   Status load(const nlohmann::json& cursor) {
     auto st = snapshot_from_cursor(cursor, kFlagsStream);
     if (!st.is_ok()) return st.status();

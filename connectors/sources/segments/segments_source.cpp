@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "common/normalize.h"
 #include "sources/entity/snapshot_stream_base.h"
@@ -259,21 +260,55 @@ class SegmentsEntityStream final : public EntityStream {
     }
     segs_.restrict_to("");
     auto scopes = segs_.scopes(projects);
+    listed_.clear();
+    for (const auto& s : scopes) listed_.insert(s.key);
     const bool full_due = state_.last_complete_started_ms() == 0 ||
                           now_ms - state_.last_complete_started_ms() >= cfg_.full_every.count();
     if (state_.in_snapshot() || full_due) {
       return std::unique_ptr<EntityPass>(std::make_unique<SnapshotPass>(
           segs_, state_, std::move(scopes), now_ms, [this](const SnapshotState&) { return to_cursor(); }));
     }
+    // Environments LaunchDarkly deleted are read too (a full snapshot would only come
+    // `full_every` later): their list answers 404, which disagrees with the segments
+    // known, so each is confirmed (404) and deleted.
+    for (auto& s : vanished_scopes()) scopes.push_back(std::move(s));
     return std::unique_ptr<EntityPass>(std::make_unique<SegmentsIncrementalPass>(
         segs_, state_, high_, std::move(scopes), cfg_.lookback.count(), [this] { return to_cursor(); }));
   }
 
  private:
+  // Environments the state holds segments (or unreadable items) of that discovery no
+  // longer lists although the selection covers them: LaunchDarkly deleted them (or
+  // their project). Discovery read every project and environment, or the pass failed
+  // before this point, so a failed or partial listing is never taken for a deletion;
+  // and every deletion is still confirmed by a GET of the segment. An environment the
+  // config stopped selecting is not one of them: its segments are forgotten.
+  [[nodiscard]] std::vector<ListScope> vanished_scopes() const {
+    std::set<std::string> keys;
+    auto consider = [&](const std::string& id) {
+      if (!segs_.selected(id)) return;
+      std::string key = std::string(id_part(id, 0)) + "/" + std::string(id_part(id, 1));
+      if (!listed_.count(key)) keys.insert(std::move(key));
+    };
+    for (const auto& id : state_.ids_with_prefix("")) consider(id);
+    for (const auto& name : state_.unreadable_with_prefix("")) consider(name);
+    std::vector<ListScope> out;
+    for (const auto& key : keys) {
+      spdlog::info("stream segments: environment {} is no longer listed by LaunchDarkly; its segments are confirmed "
+                   "and deleted",
+                   key);
+      out.push_back(segs_.scope(std::string(id_part(key, 0)), std::string(id_part(key, 1))));
+    }
+    return out;
+  }
   [[nodiscard]] nlohmann::json to_cursor() const {
     nlohmann::json j = snapshot_cursor(state_);
     nlohmann::json h = nlohmann::json::object();
-    for (const auto& [k, v] : high_) h[k] = v;
+    // The mark of an environment not listed this pass is dropped once nothing of it is
+    // known (deleted, or forgotten when no longer selected).
+    for (const auto& [k, v] : high_) {
+      if (listed_.count(k) || !state_.ids_with_prefix(k + "/").empty()) h[k] = v;
+    }
     j["high"] = std::move(h);
     return j;
   }
@@ -282,6 +317,7 @@ class SegmentsEntityStream final : public EntityStream {
   std::map<std::string, int64_t> high_;
   SegmentsSnapshotStream segs_;
   SnapshotState state_;
+  std::set<std::string> listed_;  // keys ("p/e") of the environments discovery listed this pass
 };
 
 }  // namespace

@@ -193,6 +193,22 @@ TEST_F(FlagsStreamTest, ProjectLeavingTheSelectionIsForgottenNotDeleted) {
   EXPECT_TRUE(r2.final_cursor["snapshot"]["known"].empty());
 }
 
+// LaunchDarkly deleted the project while the selection ("*") still covers it: discovery
+// no longer lists it and its flags answer 404. They are deleted, not forgotten.
+TEST_F(FlagsStreamTest, AProjectLaunchDarklyDeletedHasItsFlagsDeleted) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1000);
+  world_.live.clear();
+  world_.archived.clear();
+  world_.publish(api_);
+  api_.lists.clear();  // its lists answer 404 too
+  auto r2 = run_pass(*stream(), r1.final_cursor, {}, api_, a, 2000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(a.last.size(), 8u);
+  for (const auto& [id, e] : a.last) EXPECT_EQ(e["op"], "delete") << id;
+  EXPECT_TRUE(r2.final_cursor["snapshot"]["known"].empty());
+}
+
 TEST_F(FlagsStreamTest, ServerCapOnThePageSizeLosesNothing) {
   cfg_.page_limit = 100;
   api_.max_limit = 3;  // the server serves fewer than asked
@@ -267,6 +283,45 @@ TEST_F(FlagsRefreshTest, BetweenFullSnapshotsOnlyNamedFlagsAreFetched) {
   auto r4 = run_pass(*stream(), r3.final_cursor, projects_, api_, a, t0 + 3'700'000);
   ASSERT_TRUE(r4.completed);
   expect_matches(a, {"flag-4"});
+}
+
+// Between full snapshots too: flags known of a selected project that discovery no
+// longer lists make the pass a full snapshot, which deletes them (the audit log names
+// no flag when a whole project goes).
+TEST_F(FlagsRefreshTest, AProjectLaunchDarklyDeletedHasItsFlagsDeletedBeforeTheNextFullSnapshot) {
+  Archive a;
+  const int64_t t0 = 1'800'000'000'000;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, t0);
+  world_.live.clear();
+  world_.archived.clear();
+  world_.publish(api_);
+  api_.lists.clear();
+  auto r2 = run_pass(*stream(), r1.final_cursor, {}, api_, a, t0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(a.last.size(), 8u);
+  for (const auto& [id, e] : a.last) EXPECT_EQ(e["op"], "delete") << id;
+  EXPECT_TRUE(r2.final_cursor["snapshot"]["known"].empty());
+  api_.requests = 0;
+  auto r3 = run_pass(*stream(), r2.final_cursor, {}, api_, a, t0 + 700'000);
+  EXPECT_EQ(api_.requests, 1) << "then refreshes from the audit log again";
+}
+
+// A project the config stops selecting is no reason for a full snapshot (its flags are
+// forgotten by the next one).
+TEST_F(FlagsRefreshTest, AProjectNoLongerSelectedKeepsRefreshing) {
+  Archive a;
+  const int64_t t0 = 1'800'000'000'000;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, t0);
+  ld_.projects = {"other"};
+  api_.custom = [](const ApiCall& c, FakeApi& api) -> std::optional<ApiAnswer> {
+    if (!c.target.starts_with("/api/v2/auditlog")) return std::nullopt;
+    return api.parse(R"({"items":[],"_links":{}})");
+  };
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, {test::project("other", {"production"})}, api_, a, t0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, 1);
+  for (const auto& e : a.all) EXPECT_NE(e["op"], "delete");
 }
 
 TEST_F(FlagsRefreshTest, CrashWhileFetchingRedoesOneFlag) {

@@ -116,6 +116,31 @@ TEST(ProjectsStream, AListOfKeysReadsEachProjectAndDeletesAGoneOne) {
   EXPECT_EQ(a.last["default"]["op"], "upsert");
 }
 
+// LaunchDarkly deleted project "mobile-app" while the selection is "*": the projects
+// stream deletes it (its GET answers 404), and the environments stream deletes its
+// environments, which discovery no longer lists (their GETs answer 404).
+TEST(ProjectsStream, AProjectLaunchDarklyDeletedIsDeletedWithItsEnvironments) {
+  FakeApi api;
+  api.lists["/api/v2/projects"] = {{{"key", "default"}}, {{"key", "mobile-app"}}};
+  LaunchDarklyConfig ld;
+  Archive a;
+  auto p1 = run_pass(*make_projects_stream(ProjectsConfig{}, ld), nullptr, {}, api, a, 1);
+  const std::vector<ProjectInfo> before = {test::project("default", {"production"}),
+                                           test::project("mobile-app", {"production", "test"})};
+  auto e1 = run_pass(*make_environments_stream(EnvironmentsConfig{}, ld), nullptr, before, api, a, 1);
+  ASSERT_EQ(a.last.size(), 5u);
+  api.lists["/api/v2/projects"] = {{{"key", "default"}}};
+  auto p2 = run_pass(*make_projects_stream(ProjectsConfig{}, ld), p1.final_cursor, {}, api, a, 2);
+  auto e2 = run_pass(*make_environments_stream(EnvironmentsConfig{}, ld), e1.final_cursor,
+                     {test::project("default", {"production"})}, api, a, 2);
+  ASSERT_TRUE(p2.completed && e2.completed);
+  EXPECT_EQ(a.last["mobile-app"]["op"], "delete");
+  EXPECT_EQ(a.last["mobile-app/production"]["op"], "delete");
+  EXPECT_EQ(a.last["mobile-app/test"]["op"], "delete");
+  EXPECT_EQ(a.last["default"]["op"], "upsert");
+  EXPECT_EQ(a.last["default/production"]["op"], "upsert");
+}
+
 TEST(EnvironmentsStream, ComesFromDiscoveryWithoutRequestsAndRedacted) {
   FakeApi api;
   EnvironmentsConfig cfg;

@@ -146,6 +146,89 @@ TEST_F(SegmentsStreamTest, FullEveryRunsAFullSnapshot) {
   EXPECT_EQ(api_.requests, 4) << "full_every: 0s makes every pass full";
 }
 
+// LaunchDarkly deleted environment "gone" while the selection ("*") still covers it:
+// discovery no longer lists it, its segment list and each segment answer 404. Its
+// segments are deleted, not forgotten as if the config had stopped selecting it.
+class SegmentsOfADeletedEnvironmentTest : public SegmentsStreamTest {
+ protected:
+  static constexpr const char* kGone = "/api/v2/segments/p/gone?sort=-lastModified";
+  void SetUp() override {
+    SegmentsStreamTest::SetUp();
+    for (int i = 0; i < 4; ++i) {
+      api_.lists[kGone].push_back({{"key", "g" + std::to_string(i)}, {"version", 1},
+                                   {"lastModifiedDate", kT0 - 90'000 + i}});
+    }
+    with_gone_ = {test::project("p", {"e", "gone"})};
+  }
+  void delete_gone() { api_.lists.erase(kGone); }
+  void expect_gone_deleted(const Archive& a) {
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(a.last.at("p/gone/g" + std::to_string(i))["op"], "delete") << i;
+    expect_matches(a, {});
+  }
+  std::vector<ProjectInfo> with_gone_;
+};
+
+TEST_F(SegmentsOfADeletedEnvironmentTest, AFullSnapshotDeletesItsSegments) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, with_gone_, api_, a, kT0);
+  ASSERT_EQ(a.last.size(), 14u);
+  delete_gone();
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 3'700'000);
+  ASSERT_TRUE(r2.completed);
+  expect_gone_deleted(a);
+  EXPECT_EQ(r2.final_cursor["snapshot"]["known"].size(), 10u);
+}
+
+// Between full snapshots an environment that discovery no longer lists is read like
+// any other (its list answers 404, so totalCount 0 disagrees with what is known): its
+// segments are deleted at once, not an hour later at the next full snapshot.
+TEST_F(SegmentsOfADeletedEnvironmentTest, AnIncrementalPassDeletesItsSegments) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, with_gone_, api_, a, kT0);
+  delete_gone();
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  expect_gone_deleted(a);
+  EXPECT_EQ(r2.final_cursor["snapshot"]["known"].size(), 10u);
+  EXPECT_FALSE(r2.final_cursor["high"].contains("p/gone")) << "no high-water mark kept for an environment gone";
+  api_.requests = 0;
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
+  EXPECT_EQ(api_.requests, 1) << "then the steady state of the environments left";
+}
+
+// A 5xx (or any failure) while the environment's segments are confirmed fails the pass;
+// nothing is deleted on a guess, and the next pass does it.
+TEST_F(SegmentsOfADeletedEnvironmentTest, AFailedConfirmationDeletesNothing) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, with_gone_, api_, a, kT0);
+  delete_gone();
+  api_.custom = [](const ApiCall& c, FakeApi&) -> std::optional<ApiAnswer> {
+    if (c.target.starts_with("/api/v2/segments/p/gone/")) return ApiAnswer{500, {}, "boom"};
+    return std::nullopt;
+  };
+  Archive failed = a;
+  EXPECT_THROW(run_pass(*stream(), r1.final_cursor, projects_, api_, failed, kT0 + 600'000), std::runtime_error);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(failed.last.at("p/gone/g" + std::to_string(i))["op"], "upsert");
+  api_.custom = nullptr;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  expect_gone_deleted(a);
+}
+
+// The config stops selecting environment "gone" (LaunchDarkly still has it): its
+// segments are forgotten, not deleted, by the incremental and the full pass alike.
+TEST_F(SegmentsOfADeletedEnvironmentTest, AnEnvironmentNoLongerSelectedIsForgottenNotDeleted) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, with_gone_, api_, a, kT0);
+  ld_.environments = {"e"};
+  api_.targets.clear();
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 3'700'000);
+  ASSERT_TRUE(r3.completed);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(a.last.at("p/gone/g" + std::to_string(i))["op"], "upsert");
+  EXPECT_EQ(r3.final_cursor["snapshot"]["known"].size(), 10u);
+  for (const auto& t : api_.targets) EXPECT_FALSE(t.starts_with("/api/v2/segments/p/gone")) << t;
+}
+
 // A segment the stream cannot read (here: no key) is dead-lettered, and LaunchDarkly's
 // totalCount still counts it. It used to leave totalCount and the known segments one
 // apart for good: every later pass listed the environment completely and dead-lettered
