@@ -425,7 +425,8 @@ const std::vector<std::string>& mutation_kinds() {
   static const std::vector<std::string> k = {
       "flag_created",   "flag_changed",    "flag_archived",      "flag_deleted",
       "segment_edited", "segment_deleted", "context_first_seen", "context_seen_again",
-      "member_added",   "member_removed",  "team_changed",       "metric_changed"};
+      "member_added",   "member_removed",  "team_changed",       "metric_changed",
+      "environment_deleted", "project_deleted"};
   return k;
 }
 
@@ -701,6 +702,35 @@ std::optional<Mutation> EntityWorld::apply_locked(const std::string& kind, std::
     return m;
   }
 
+  // An environment (one of a project's; each project keeps at least one) or a project
+  // (at least one stays) disappears with everything in it: every endpoint answers 404
+  // for it, flags lose its configuration (their _version unchanged, as LaunchDarkly
+  // does not count it as a flag change), and the truth lists all it held as deleted.
+  if (kind == "environment_deleted") {
+    ProjectRecord* p = pick_project([](const ProjectRecord& pr) { return pr.environments.size() > 1; });
+    if (p == nullptr) return std::nullopt;
+    const std::size_t i = r.index(p->environments.size());
+    std::unique_ptr<EnvironmentRecord> e = std::move(p->environments[i]);
+    p->environments.erase(p->environments.begin() + static_cast<std::ptrdiff_t>(i));
+    for (auto& [key, f] : p->flags) f->doc["environments"].erase(e->key);
+    m.stream = "environments";
+    m.id = p->key + "/" + e->key;
+    m.op = "delete";
+    p->deleted_environments.push_back(std::move(e));
+    return m;
+  }
+
+  if (kind == "project_deleted") {
+    if (w.projects.size() < 2) return std::nullopt;
+    const std::size_t i = r.index(w.projects.size());
+    m.stream = "projects";
+    m.id = w.projects[i]->key;
+    m.op = "delete";
+    w.deleted_projects.push_back(std::move(w.projects[i]));
+    w.projects.erase(w.projects.begin() + static_cast<std::ptrdiff_t>(i));
+    return m;
+  }
+
   if (kind == "metric_changed") {
     ProjectRecord* p = pick_project([](const ProjectRecord& pr) { return !pr.metrics.empty(); });
     if (p == nullptr) return std::nullopt;
@@ -718,30 +748,43 @@ nlohmann::json EntityWorld::truth(const std::string& stream) const {
   const WorldData& w = data_;
   std::vector<std::pair<std::string, std::optional<std::int64_t>>> live;
   std::vector<std::string> deleted;
-  for (const auto& p : w.projects) {
-    if (stream == "projects") live.emplace_back(p->key, std::nullopt);
+  // Everything of a deleted environment or project is deleted, its segments and flags
+  // deleted before it included.
+  const auto put = [&](std::string id, std::optional<std::int64_t> version, bool gone) {
+    if (gone) {
+      deleted.push_back(std::move(id));
+    } else {
+      live.emplace_back(std::move(id), version);
+    }
+  };
+  const auto add_environment = [&](const std::string& project, const EnvironmentRecord& e, bool gone) {
+    const std::string prefix = project + "/" + e.key;
+    if (stream == "environments") put(prefix, std::nullopt, gone);
+    if (stream == "segments") {
+      for (const auto& [key, s] : e.segments) put(prefix + "/" + key, s->version(), gone);
+      for (const auto& key : e.deleted_segments) deleted.push_back(prefix + "/" + key);
+    }
+    if (stream == "contexts") {
+      for (const auto& [id, c] : e.contexts) put(prefix + "/" + id, std::nullopt, gone);
+    }
+    if (stream == "experiments") {
+      for (const auto& x : e.experiments) put(prefix + "/" + x->key, std::nullopt, gone);
+    }
+  };
+  const auto add_project = [&](const ProjectRecord& p, bool gone) {
+    if (stream == "projects") put(p.key, std::nullopt, gone);
     if (stream == "flags") {
-      for (const auto& [key, f] : p->flags) live.emplace_back(p->key + "/" + key, f->version());
-      for (const auto& key : p->deleted_flags) deleted.push_back(p->key + "/" + key);
+      for (const auto& [key, f] : p.flags) put(p.key + "/" + key, f->version(), gone);
+      for (const auto& key : p.deleted_flags) deleted.push_back(p.key + "/" + key);
     }
     if (stream == "metrics") {
-      for (const auto& mr : p->metrics) live.emplace_back(p->key + "/" + mr->key, mr->version());
+      for (const auto& mr : p.metrics) put(p.key + "/" + mr->key, mr->version(), gone);
     }
-    for (const auto& e : p->environments) {
-      const std::string prefix = p->key + "/" + e->key;
-      if (stream == "environments") live.emplace_back(prefix, std::nullopt);
-      if (stream == "segments") {
-        for (const auto& [key, s] : e->segments) live.emplace_back(prefix + "/" + key, s->version());
-        for (const auto& key : e->deleted_segments) deleted.push_back(prefix + "/" + key);
-      }
-      if (stream == "contexts") {
-        for (const auto& [id, c] : e->contexts) live.emplace_back(prefix + "/" + id, std::nullopt);
-      }
-      if (stream == "experiments") {
-        for (const auto& x : e->experiments) live.emplace_back(prefix + "/" + x->key, std::nullopt);
-      }
-    }
-  }
+    for (const auto& e : p.environments) add_environment(p.key, *e, gone);
+    for (const auto& e : p.deleted_environments) add_environment(p.key, *e, true);
+  };
+  for (const auto& p : w.projects) add_project(*p, false);
+  for (const auto& p : w.deleted_projects) add_project(*p, true);
   if (stream == "members") {
     for (const auto& mr : w.members) live.emplace_back(mr->id, std::nullopt);
     deleted = w.deleted_members;

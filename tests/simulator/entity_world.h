@@ -12,7 +12,9 @@
 //     that order and a context seen again moves to the end;
 //   - members, teams, metrics, experiments: creation order.
 // Deleted flags, segments and members are remembered for the truth; their keys and ids
-// are never reused.
+// are never reused. So are deleted environments and projects (environment_deleted,
+// project_deleted: only by an explicit kind), whole, with everything they held: the
+// truth lists all of it as deleted.
 #pragma once
 
 #include <chrono>
@@ -113,6 +115,9 @@ struct ProjectRecord {
   std::vector<std::unique_ptr<MetricRecord>> metrics;  // creation order
   std::vector<MetricRecord*> metrics_by_name;
 
+  // Deleted by environment_deleted: gone from every endpoint, kept for the truth.
+  std::vector<std::unique_ptr<EnvironmentRecord>> deleted_environments;
+
   EnvironmentRecord* environment(const std::string& env_key) const;
 };
 
@@ -132,6 +137,8 @@ struct TeamRecord {
 
 struct WorldData {
   std::vector<std::unique_ptr<ProjectRecord>> projects;  // creation order
+  // Deleted by project_deleted: gone from every endpoint, kept for the truth.
+  std::vector<std::unique_ptr<ProjectRecord>> deleted_projects;
   std::vector<std::unique_ptr<MemberRecord>> members;    // creation order
   std::vector<std::string> deleted_members;
   std::vector<std::unique_ptr<TeamRecord>> teams;        // creation order
@@ -149,7 +156,8 @@ struct Mutation {
   std::string audit_id;  // the audit-log entry it appended (flags and segments), else empty
 };
 
-// The mutation kinds, in the order the contract lists them.
+// The mutation kinds, in the order the contract lists them. environment_deleted and
+// project_deleted are never drawn at random: only POST /_sim/mutate?kind= applies them.
 const std::vector<std::string>& mutation_kinds();
 
 class EntityWorld {
