@@ -14,6 +14,9 @@ metrics, experiments) are checked the same way on a second simulator: every page
 every listing valid, `next`/offset paging and the contexts continuation token yielding
 each `/_sim/truth/<stream>` id exactly once with its version, 404 for unknown projects,
 and mutations (/_sim/mutate) that show up in the listings, the truth and the audit log.
+The single-entity GETs that ldexport uses to confirm a disappearance answer 200 (the
+entity as listed) for every live id and 404 for every deleted one, deleted environments
+and projects included.
 
 Exit codes: 0 pass, 1 fail, 77 skipped (spec not available).
 """
@@ -1046,6 +1049,128 @@ def test_entities(binary, spec):
                   "a different --seed gives the same members")
     print("  entities identical across restarts with the same seed, different with another")
     test_embedded_environment_paging(binary, spec)
+    test_single_gets(binary, spec)
+
+
+# The GET of one entity per stream (the path ldexport confirms a disappearance with), by
+# truth id. Experiments are beta.
+SINGLE_GETS = {
+    "projects": (PROJECT, lambda p: f"{PROJECTS}/{p}", None),
+    "environments": ("/api/v2/projects/{projectKey}/environments/{environmentKey}",
+                     lambda p, e: f"{PROJECTS}/{p}/environments/{e}", None),
+    "flags": (FLAG, lambda p, k: f"/api/v2/flags/{p}/{k}", None),
+    "segments": ("/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}",
+                 lambda p, e, k: f"/api/v2/segments/{p}/{e}/{k}", None),
+    "members": ("/api/v2/members/{id}", lambda i: f"{MEMBERS}/{i}", None),
+    "teams": ("/api/v2/teams/{teamKey}", lambda k: f"{TEAMS}/{k}", None),
+    "metrics": ("/api/v2/metrics/{projectKey}/{metricKey}", lambda p, k: f"/api/v2/metrics/{p}/{k}", None),
+    "experiments": ("/api/v2/projects/{projectKey}/environments/{environmentKey}/experiments/{experimentKey}",
+                    lambda p, e, k: f"{PROJECTS}/{p}/environments/{e}/experiments/{k}", BETA),
+}
+SINGLE_VERSION = {"flags": "_version", "segments": "version", "teams": "_version", "metrics": "_version"}
+
+
+def single_get(sim, stream, mid):
+    spec_path, target_of, headers = SINGLE_GETS[stream]
+    parts = [urllib.parse.quote(x, safe="") for x in mid.split("/")]
+    target = target_of(*parts)
+    status, _, body = sim.request("GET", target, headers=headers)
+    return spec_path, target, status, body
+
+
+def listed_entities(sim, spec):
+    """Every listed entity by truth id, as the listings (without expand) serve it."""
+    out = {s: {} for s in SINGLE_GETS}
+    for project in walk_offset(sim, spec, PROJECTS, f"{PROJECTS}?limit=50", 5):
+        p = project["key"]
+        out["projects"][p] = project
+        for e in walk_offset(sim, spec, ENVIRONMENTS, f"{PROJECTS}/{p}/environments?limit=50", 5):
+            pe = f"{p}/{e['key']}"
+            out["environments"][pe] = e
+            for s in walk_offset(sim, spec, SEGMENTS, f"/api/v2/segments/{pe}?limit=50", 5):
+                out["segments"][f"{pe}/{s['key']}"] = s
+            for x in walk_offset(sim, spec, EXPERIMENTS,
+                                 f"{PROJECTS}/{p}/environments/{e['key']}/experiments?lifecycleState=active,archived",
+                                 5, headers=BETA, count="total_count"):
+                out["experiments"][f"{pe}/{x['key']}"] = x
+        for m in walk_offset(sim, spec, METRICS, f"/api/v2/metrics/{p}?limit=50", 5):
+            out["metrics"][f"{p}/{m['key']}"] = m
+    for m in walk_offset(sim, spec, MEMBERS, f"{MEMBERS}?limit=1000", 5):
+        out["members"][m["_id"]] = m
+    for t in walk_offset(sim, spec, TEAMS, f"{TEAMS}?limit=100", 5):
+        out["teams"][t["key"]] = t
+    return out
+
+
+def test_single_gets(binary, spec):
+    """The confirmation GETs: 200 with the entity for a live one, 404 once it is deleted."""
+    sim = Simulator(binary, "--seed", str(SEED), "--audit-entries", "0", "--projects", "3",
+                    "--environments", "3", "--flags", "6", "--segments", "5", "--contexts", "0",
+                    "--members", "6", "--teams", "3", "--metrics", "3", "--experiments", "4")
+    try:
+        def check_live(stream, mid, version, listed):
+            spec_path, target, status, body = single_get(sim, stream, mid)
+            check(status == 200, f"GET {target} (live {stream} {mid}): {status} {body}")
+            spec.validate(spec_path, "GET", 200, body)
+            own = body["_id"] if stream == "members" else body["key"]
+            check(own == mid.split("/")[-1], f"GET {target}: answered for {own}")
+            if stream in SINGLE_VERSION:
+                check(body[SINGLE_VERSION[stream]] == version,
+                      f"GET {target}: version {body[SINGLE_VERSION[stream]]}, truth says {version}")
+            if stream != "flags":  # a flag's single GET has every environment: checked in test_flags
+                check(body == listed.get(mid), f"GET {target}: differs from the listed {stream} item")
+
+        def check_deleted(stream, mid):
+            spec_path, target, status, body = single_get(sim, stream, mid)
+            check(status == 404, f"GET {target} (deleted {stream} {mid}): expected 404, got {status}")
+            spec.validate(spec_path, "GET", 404, body)
+            check(body["code"] == "not_found", f"GET {target}: 404 code {body}")
+
+        def check_all(what):
+            listed = listed_entities(sim, spec)
+            counts = {}
+            for stream in SINGLE_GETS:
+                live, deleted = truth_of(sim, stream)
+                for mid, version in live.items():
+                    check_live(stream, mid, version, listed[stream])
+                for mid in deleted:
+                    check_deleted(stream, mid)
+                counts[stream] = (len(live), len(deleted))
+            return counts
+
+        before = check_all("before mutations")
+        # Beta: the single experiment needs the header too.
+        some_experiment = next(iter(truth_of(sim, "experiments")[0]))
+        p, e, k = some_experiment.split("/")
+        status, _, body = sim.get(f"{PROJECTS}/{p}/environments/{e}/experiments/{k}")
+        check(status == 403, f"single experiment without the beta header: expected 403, got {status}")
+        spec.validate(SINGLE_GETS["experiments"][0], "GET", 403, body)
+        # Unknown entities of existing scopes.
+        for stream, mid in (("environments", "default/no-such-env"),
+                            ("segments", "default/production/no-such-segment"),
+                            ("members", "no-such-member"), ("teams", "no-such-team"),
+                            ("metrics", "default/no-such-metric"),
+                            ("experiments", "default/production/no-such-experiment")):
+            check_deleted(stream, mid)
+        # Deletions of every kind, including a whole environment and a whole project.
+        for kind in ("flag_deleted", "segment_deleted", "member_removed", "environment_deleted",
+                     "project_deleted"):
+            status, _, body = sim.request("POST", f"/_sim/mutate?n=1&kind={kind}", token=None)
+            check(status == 200 and body["mutations"][0]["kind"] == kind, f"mutate {kind}: {status} {body}")
+        after = check_all("after deletions")
+        for stream in SINGLE_GETS:
+            if stream != "teams":  # no mutation deletes a team
+                check(after[stream][1] > before[stream][1], f"{stream}: nothing deleted by the mutations")
+        status, _, stats = sim.get("/_sim/stats", token=None)
+        for stream, (spec_path, _, _) in SINGLE_GETS.items():
+            check(stats["by_route"].get(f"GET {spec_path}", 0) > 0,
+                  f"/_sim/stats counts no GET {spec_path}: {sorted(stats['by_route'])}")
+    finally:
+        rc = sim.stop()
+    check(rc == 0, f"ld-simulator (single GETs) exited with {rc} on SIGTERM, expected 0")
+    print("  single-entity GETs: 200 with the listed entity for every live id, 404 for every "
+          "deleted one (flags, segments, members, an environment, a project); "
+          + ", ".join(f"{s} {n[0]}/{n[1]}" for s, n in after.items()) + " live/deleted")
 
 
 # --------------------------------------------------------------------------- main

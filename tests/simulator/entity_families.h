@@ -2,14 +2,18 @@
 // same EntityWorld (entity_world.h).
 //
 //   projects      GET /api/v2/projects, GET /api/v2/projects/{projectKey}
-//   environments  GET /api/v2/projects/{projectKey}/environments
+//   environments  GET /api/v2/projects/{projectKey}/environments[/{environmentKey}]
 //   flags         GET /api/v2/flags/{projectKey}, GET /api/v2/flags/{projectKey}/{featureFlagKey}
-//   segments      GET /api/v2/segments/{projectKey}/{environmentKey}
+//   segments      GET /api/v2/segments/{projectKey}/{environmentKey}[/{segmentKey}]
 //   contexts      POST /api/v2/projects/{projectKey}/environments/{environmentKey}/contexts/search
-//   members       GET /api/v2/members
-//   teams         GET /api/v2/teams
-//   metrics       GET /api/v2/metrics/{projectKey}
-//   experiments   GET /api/v2/projects/{projectKey}/environments/{environmentKey}/experiments (beta)
+//   members       GET /api/v2/members[/{id}]
+//   teams         GET /api/v2/teams[/{teamKey}]
+//   metrics       GET /api/v2/metrics/{projectKey}[/{metricKey}]
+//   experiments   GET /api/v2/projects/{projectKey}/environments/{environmentKey}/experiments[/{experimentKey}] (beta)
+//
+// Every stream whose exporter confirms a disappearance with a GET of that one entity has
+// that GET here: 200 while the entity lives, 404 once it (or its project or environment)
+// is deleted.
 //
 // Exactly one of them (families.cpp makes it the projects family) owns the world's
 // lifecycle: the background mutator (--mutate-every) and the control routes

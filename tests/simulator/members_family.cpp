@@ -4,6 +4,8 @@
 //     displayName or lastSeen; members have no version field.
 //   GET /api/v2/teams: limit default 20, maximum 100 (served as 100 above); filter query,
 //     nomembers; expand members, roles, roleAttributes, maintainers. Teams carry _version.
+//   GET /api/v2/members/{id} and GET /api/v2/teams/{teamKey}: one member or team as the
+//     listing shows it (with the same expands); 404 for an unknown or removed one.
 #include <algorithm>
 #include <functional>
 #include <unordered_map>
@@ -26,6 +28,50 @@ std::string display_name(const ojson& m) {
 bool in_pipe_list(const std::string& list, const std::string& x) {
   const auto parts = split(list, '|');
   return std::find(parts.begin(), parts.end(), x) != parts.end();
+}
+
+ojson render_member(const MemberRecord& m, bool role_attributes) {
+  ojson j = m.doc;
+  if (role_attributes) j["roleAttributes"] = ojson::object();
+  return j;
+}
+
+struct TeamExpand {
+  bool members = false;
+  bool roles = false;
+  bool role_attributes = false;
+  bool maintainers = false;
+  explicit TeamExpand(const httplib::Request& req)
+      : members(has_expand(req, "members")),
+        roles(has_expand(req, "roles")),
+        role_attributes(has_expand(req, "roleAttributes")),
+        maintainers(has_expand(req, "maintainers")) {}
+};
+
+// Members per team key, for expand=members and filter=nomembers.
+std::unordered_map<std::string, std::int64_t> team_member_counts(const WorldData& w) {
+  std::unordered_map<std::string, std::int64_t> count;
+  for (const auto& m : w.members) {
+    for (const auto& t : m->doc.at("teams")) ++count[t.at("key").get<std::string>()];
+  }
+  return count;
+}
+
+ojson render_team(const TeamRecord& t, const TeamExpand& x, std::int64_t member_count) {
+  ojson j = t.doc;
+  if (x.members) j["members"] = {{"totalCount", member_count}};
+  if (x.roles) {
+    j["roles"] = {{"totalCount", t.roles.size()},
+                  {"items", t.roles},
+                  {"_links", {{"self", make_link("/api/v2/teams/" + t.key + "/roles")}}}};
+  }
+  if (x.role_attributes) j["roleAttributes"] = ojson::object();
+  if (x.maintainers) {
+    j["maintainers"] = {{"totalCount", t.maintainers.size()},
+                        {"items", t.maintainers},
+                        {"_links", {{"self", make_link("/api/v2/teams/" + t.key + "/maintainers")}}}};
+  }
+  return j;
 }
 
 void list_members(const EntityWorld& world, const httplib::Request& req, httplib::Response& res) {
@@ -97,9 +143,7 @@ void list_members(const EntityWorld& world, const httplib::Request& req, httplib
     ojson items = ojson::array();
     const auto [begin, end] = page_bounds(*page, total);
     for (std::size_t i = begin; i < end; ++i) {
-      ojson m = (direct ? w.members[i].get() : selected[i])->doc;
-      if (role_attributes) m["roleAttributes"] = ojson::object();
-      items.push_back(std::move(m));
+      items.push_back(render_member(*(direct ? w.members[i].get() : selected[i]), role_attributes));
     }
     body["items"] = std::move(items);
     body["_links"] = page_links("/api/v2/members", params, *page, static_cast<std::int64_t>(total));
@@ -130,20 +174,13 @@ void list_teams(const EntityWorld& world, const httplib::Request& req, httplib::
       }
     }
   }
-  const bool x_members = has_expand(req, "members");
-  const bool x_roles = has_expand(req, "roles");
-  const bool x_attributes = has_expand(req, "roleAttributes");
-  const bool x_maintainers = has_expand(req, "maintainers");
+  const TeamExpand expand(req);
   QueryParams params;
   for (const char* name : {"filter", "expand"}) keep_param(req, name, params);
 
   world.read([&](const WorldData& w) {
     std::unordered_map<std::string, std::int64_t> member_count;
-    if (x_members || no_members) {
-      for (const auto& m : w.members) {
-        for (const auto& t : m->doc.at("teams")) ++member_count[t.at("key").get<std::string>()];
-      }
-    }
+    if (expand.members || no_members) member_count = team_member_counts(w);
     std::vector<const TeamRecord*> selected;
     for (const auto& t : w.teams) {
       if (!query.empty() && !icontains(t->key, query) && !icontains(t->doc.at("name").get<std::string>(), query)) {
@@ -157,20 +194,7 @@ void list_teams(const EntityWorld& world, const httplib::Request& req, httplib::
     const auto [begin, end] = page_bounds(*page, selected.size());
     for (std::size_t i = begin; i < end; ++i) {
       const TeamRecord& t = *selected[i];
-      ojson j = t.doc;
-      if (x_members) j["members"] = {{"totalCount", member_count[t.key]}};
-      if (x_roles) {
-        j["roles"] = {{"totalCount", t.roles.size()},
-                      {"items", t.roles},
-                      {"_links", {{"self", make_link("/api/v2/teams/" + t.key + "/roles")}}}};
-      }
-      if (x_attributes) j["roleAttributes"] = ojson::object();
-      if (x_maintainers) {
-        j["maintainers"] = {{"totalCount", t.maintainers.size()},
-                            {"items", t.maintainers},
-                            {"_links", {{"self", make_link("/api/v2/teams/" + t.key + "/maintainers")}}}};
-      }
-      items.push_back(std::move(j));
+      items.push_back(render_team(t, expand, member_count[t.key]));
     }
     body["items"] = std::move(items);
     body["_links"] = page_links("/api/v2/teams", params, *page, static_cast<std::int64_t>(selected.size()));
@@ -179,16 +203,49 @@ void list_teams(const EntityWorld& world, const httplib::Request& req, httplib::
   });
 }
 
+void get_member(const EntityWorld& world, const httplib::Request& req, httplib::Response& res) {
+  const std::string id = req.matches[1];
+  const bool role_attributes = has_expand(req, "roleAttributes");
+  world.read([&](const WorldData& w) {
+    for (const auto& m : w.members) {
+      if (m->id == id) {
+        set_json(res, 200, render_member(*m, role_attributes));
+        return;
+      }
+    }
+    set_error(res, 404, "not_found", "Unknown member: " + id);
+  });
+}
+
+void get_team(const EntityWorld& world, const httplib::Request& req, httplib::Response& res) {
+  const std::string key = req.matches[1];
+  const TeamExpand expand(req);
+  world.read([&](const WorldData& w) {
+    for (const auto& t : w.teams) {
+      if (t->key == key) {
+        const std::int64_t members = expand.members ? team_member_counts(w)[t->key] : 0;
+        set_json(res, 200, render_team(*t, expand, members));
+        return;
+      }
+    }
+    set_error(res, 404, "not_found", "Unknown team: " + key);
+  });
+}
+
 }  // namespace
 
 void MembersFamily::register_api_routes(ApiRouter& api) {
   api.get("/api/v2/members",
           [this](const httplib::Request& req, httplib::Response& res) { list_members(*world_, req, res); });
+  api.get("/api/v2/members/{id}",
+          [this](const httplib::Request& req, httplib::Response& res) { get_member(*world_, req, res); });
 }
 
 void TeamsFamily::register_api_routes(ApiRouter& api) {
   api.get("/api/v2/teams",
           [this](const httplib::Request& req, httplib::Response& res) { list_teams(*world_, req, res); });
+  api.get("/api/v2/teams/{teamKey}",
+          [this](const httplib::Request& req, httplib::Response& res) { get_team(*world_, req, res); });
 }
 
 }  // namespace ldsim

@@ -2,6 +2,8 @@
 // `expand=environments` embeds each project's environments as a collection that is
 // itself paginated (the first page of 20, with totalCount and a `next` link when more
 // exist), so a client must follow it to see every environment.
+// GET /api/v2/projects/{projectKey} and GET .../environments/{environmentKey} serve one
+// project or environment; 404 once it is deleted.
 #include <algorithm>
 #include <functional>
 
@@ -157,6 +159,23 @@ void EnvironmentsFamily::register_api_routes(ApiRouter& api) {
               for (std::size_t i = begin; i < end; ++i) items.push_back(recs[i]->doc);
               body["items"] = std::move(items);
               set_json(res, 200, body);
+            });
+          });
+
+  // One Environment (as the listing shows it); 404 for an unknown or deleted project or
+  // environment.
+  api.get("/api/v2/projects/{projectKey}/environments/{environmentKey}",
+          [this](const httplib::Request& req, httplib::Response& res) {
+            const std::string key = req.matches[1];
+            const std::string env_key = req.matches[2];
+            world_->read([&](const WorldData& w) {
+              const ProjectRecord* p = w.project(key);
+              const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
+              if (e == nullptr) {
+                set_error(res, 404, "not_found", "Unknown project or environment: " + key + "/" + env_key);
+                return;
+              }
+              set_json(res, 200, e->doc);
             });
           });
 }

@@ -4,6 +4,8 @@
 // `-` for descending, so an incremental client can read sort=-lastModified until it
 // reaches its checkpoint. Big segments (unbounded) carry no included/excluded lists.
 // Deleted segments disappear from the listing.
+// GET /api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}: the UserSegment as the
+// listing shows it; 404 for an unknown or deleted segment (or project or environment).
 #include <algorithm>
 #include <functional>
 
@@ -151,11 +153,35 @@ void list_segments(const EntityWorld& world, const httplib::Request& req, httpli
   });
 }
 
+void get_segment(const EntityWorld& world, const httplib::Request& req, httplib::Response& res) {
+  const std::string project_key = req.matches[1];
+  const std::string env_key = req.matches[2];
+  const std::string segment_key = req.matches[3];
+  world.read([&](const WorldData& w) {
+    const ProjectRecord* p = w.project(project_key);
+    const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
+    if (e == nullptr) {
+      set_error(res, 404, "not_found",
+                "Unknown project or environment: " + project_key + "/" + env_key);
+      return;
+    }
+    const auto it = e->segments.find(segment_key);
+    if (it == e->segments.end()) {
+      set_error(res, 404, "not_found",
+                "Unknown segment: " + project_key + "/" + env_key + "/" + segment_key);
+      return;
+    }
+    set_json(res, 200, it->second->doc);
+  });
+}
+
 }  // namespace
 
 void SegmentsFamily::register_api_routes(ApiRouter& api) {
   api.get("/api/v2/segments/{projectKey}/{environmentKey}",
           [this](const httplib::Request& req, httplib::Response& res) { list_segments(*world_, req, res); });
+  api.get("/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}",
+          [this](const httplib::Request& req, httplib::Response& res) { get_segment(*world_, req, res); });
 }
 
 }  // namespace ldsim
