@@ -199,7 +199,7 @@ def completeness_mismatch_is_detected_and_repaired(sim_bin, ldx):
         for line in out.splitlines():
             if "completeness: window" not in line:
                 continue
-            m = re.search(r"window (\d{4}-\d\d-\d\dT\d\d:\d\d):00\.000Z \.\. \S+: archived (\d+) entries, "
+            m = re.search(r"window (\d{4}-\d\d-\d\dT\d\d:\d\d):00\.000Z \.\. \S+: exported or dead-lettered (\d+) entries, "
                           r"LaunchDarkly lists (\d+)", line)
             check(m is not None, "the warning does not name its window and counts: %s" % line)
             check(int(m.group(2)) < int(m.group(3)), "counts do not show the gap: %s" % line)

@@ -303,8 +303,8 @@ Result<std::optional<Batch>> AuditLogSource::finish_check() {
     if (!w.missing.empty()) what = "; re-fetching the " + std::to_string(w.missing.size()) + " missing entr" + (w.missing.size() == 1 ? "y" : "ies") + ", e.g. " + w.missing.front();
     const uint64_t gone = w.exported - w.exported_and_listed;
     if (gone > 0) what += "; " + std::to_string(gone) + " exported entr" + (gone == 1 ? "y is" : "ies are") + " no longer listed by LaunchDarkly";
-    spdlog::warn("stream {}: completeness: window {} .. {}: archived {} entries, LaunchDarkly lists {}{}", stream_,
-                 format_rfc3339_ms(from), format_rfc3339_ms(to), w.exported, w.listed, what);
+    spdlog::warn("stream {}: completeness: window {} .. {}: exported or dead-lettered {} entries, LaunchDarkly lists {}{}",
+                 stream_, format_rfc3339_ms(from), format_rfc3339_ms(to), w.exported, w.listed, what);
   }
   Batch batch;
   batch.stream = stream_;
