@@ -8,7 +8,6 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <optional>
 #include <set>
 #include <thread>
 
@@ -100,11 +99,7 @@ int export_command(const std::string& config_path, bool once) {
     // archive locked by another process, a file changed outside ldexport, a port in
     // use, a destination down) is an export that failed.
     // Its line carries the stream and the sink the exporter names (README "Logs").
-    LogScope request(st);
-    std::optional<LogScope> stream_scope;
-    std::optional<LogScope> sink_scope;
-    if (!st.stream().empty()) stream_scope.emplace(LogField::kStream, st.stream());
-    if (!st.sink().empty()) sink_scope.emplace(LogField::kSink, st.sink());
+    LogScope about(st);
     spdlog::error("cannot start: {}", st.message());
     return kExitFailed;
   }

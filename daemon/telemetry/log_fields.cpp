@@ -21,6 +21,8 @@ const std::array<std::string, kLogFieldCount>& log_fields() { return t_fields; }
 LogScope::LogScope(LogField f, std::string_view value) { set(f, value); }
 
 LogScope::LogScope(const Status& st) {
+  if (!st.stream().empty()) set(LogField::kStream, st.stream());
+  if (!st.sink().empty()) set(LogField::kSink, st.sink());
   if (!st.request_path().empty()) set(LogField::kPath, st.request_path());
   if (st.http_status() > 0) set(LogField::kStatus, std::to_string(st.http_status()));
 }

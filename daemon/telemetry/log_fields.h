@@ -26,8 +26,9 @@ const std::array<std::string, kLogFieldCount>& log_fields();
 class LogScope {
  public:
   LogScope(LogField f, std::string_view value);
-  // The request an error came from (Status::request_path(), http_status()): sets path
-  // and status when the error names them, nothing otherwise.
+  // What an error is about: the request it came from (Status::request_path(),
+  // http_status()) and the stream and sink (Status::stream(), sink()); sets each field
+  // the error names, nothing otherwise.
   explicit LogScope(const Status& st);
   ~LogScope();
   LogScope(const LogScope&) = delete;

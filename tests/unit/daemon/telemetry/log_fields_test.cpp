@@ -88,9 +88,21 @@ TEST(LogFields, AnErrorCarriesItsRequestThroughContext) {
   }
   EXPECT_FALSE(line().contains("path"));
   // An error with no request (a sink's) sets nothing.
-  LogScope none(Status::retryable("sink down"));
-  EXPECT_FALSE(line().contains("path"));
-  EXPECT_FALSE(line().contains("status"));
+  {
+    LogScope none(Status::retryable("sink down"));
+    EXPECT_FALSE(line().contains("path"));
+    EXPECT_FALSE(line().contains("status"));
+    EXPECT_FALSE(line().contains("sink"));
+  }
+  // The stream and sink an error names (e.g. a sink failing a stream's recovery) are set
+  // too, on whichever thread logs it, and kept through context.
+  {
+    LogScope named(Status::retryable("down").with_sink("warehouse").with_stream("flags").with_context("x: "));
+    const auto j = line();
+    EXPECT_EQ(j["sink"], "warehouse");
+    EXPECT_EQ(j["stream"], "flags");
+  }
+  EXPECT_FALSE(line().contains("sink"));
 }
 
 TEST(LogFields, FieldsBelongToTheirThread) {
