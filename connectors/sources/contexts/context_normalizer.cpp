@@ -35,6 +35,13 @@ std::optional<int64_t> parse_rfc3339_ns(std::string_view text) {
   return *ms * 1'000'000 + frac_ns;
 }
 
+std::optional<int64_t> context_last_seen_ns(simdjson::dom::element item) {
+  if (!item.is_object()) return std::nullopt;
+  auto last_seen = get_string(item, "lastSeen");
+  if (!last_seen) return std::nullopt;
+  return parse_rfc3339_ns(*last_seen);
+}
+
 namespace {
 
 // Percent-encodes '%' always, ':' when `colon`, '/' always. A key is an arbitrary

@@ -32,6 +32,11 @@ struct ContextEntity {
 Result<ContextEntity> normalize_context(simdjson::dom::element item, const std::string& project,
                                         const std::string& environment, const SecretPolicy& policy, int64_t now_ms);
 
+// The record's lastSeen in nanoseconds, when it has a readable one (nullopt: not an
+// object, no string lastSeen, or not RFC 3339). Read on its own so that a record whose
+// context cannot be read still has its place in the sort=ts order.
+std::optional<int64_t> context_last_seen_ns(simdjson::dom::element item);
+
 // RFC 3339 with up to 9 fractional digits -> nanoseconds since the epoch.
 std::optional<int64_t> parse_rfc3339_ns(std::string_view text);
 

@@ -5,6 +5,7 @@
 #include "common/normalize.h"
 #include "core/time_util.h"
 #include "sources/contexts/context_normalizer.h"
+#include "sources/entity/snapshot_state.h"
 #include "sources/entity/snapshot_stream_base.h"
 
 namespace ldx {
@@ -206,7 +207,18 @@ class ContextsPass final : public EntityPass {
     for (auto item : items) {
       auto e = normalize_context(item, s.project, s.environment, policy_, now_ms);
       if (!e.is_ok()) {
-        out.dead_letters.push_back({kContextsStream, e.status().message(), simdjson::minify(item), now_ms});
+        std::string raw = simdjson::minify(item);
+        // Every pass re-reads the environment's last page, so an unreadable context there
+        // would be dead-lettered on every pass. With a readable lastSeen it has a place in
+        // the sort=ts order: admit() decides whether it is new, as for a readable context,
+        // under an id made from its content (bounded like the others: the cursor keeps
+        // only the ids at its newest lastSeen). Seen again, it has a newer lastSeen and is
+        // dead-lettered again, once. Without a readable lastSeen there is no place to
+        // remember it by: it is dead-lettered each time it is read.
+        if (auto ns = context_last_seen_ns(item); ns && !c.admit("unreadable:" + content_fingerprint(raw), *ns)) {
+          continue;
+        }
+        out.dead_letters.push_back({kContextsStream, e.status().message(), std::move(raw), now_ms});
         continue;
       }
       if (c.admit(e->record.id, e->last_seen_ns)) out.records.push_back(std::move(e->record));

@@ -75,6 +75,18 @@ TEST(ContextNormalizer, UnreadableRecordsAreDataErrors) {
   }
 }
 
+// An unreadable record keeps its place in the sort=ts order when its lastSeen is readable
+// (the stream dead-letters it once by that place).
+TEST(ContextLastSeenNs, ReadsLastSeenOfAnyRecordThatHasOne) {
+  static simdjson::dom::parser p;
+  EXPECT_EQ(context_last_seen_ns(p.parse(std::string(R"({"context":{"kind":"user"},"lastSeen":"2022-04-15T15:00:57.5Z"})")).value()),
+            1650034857500000000LL);
+  EXPECT_FALSE(context_last_seen_ns(p.parse(std::string(R"({"context":{"kind":"user","key":"k"}})")).value()));
+  EXPECT_FALSE(context_last_seen_ns(p.parse(std::string(R"({"lastSeen":"nope"})")).value()));
+  EXPECT_FALSE(context_last_seen_ns(p.parse(std::string(R"({"lastSeen":5})")).value()));
+  EXPECT_FALSE(context_last_seen_ns(p.parse(std::string(R"(["2022-04-15T15:00:57Z"])")).value()));
+}
+
 TEST(ParseRfc3339Ns, NanosecondsAndCoarserForms) {
   EXPECT_EQ(parse_rfc3339_ns("2022-04-15T15:00:57.526470334Z"), 1650034857526470334LL);
   EXPECT_EQ(parse_rfc3339_ns("2022-04-15T15:00:57Z"), 1650034857000000000LL);

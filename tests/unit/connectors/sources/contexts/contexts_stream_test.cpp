@@ -23,6 +23,7 @@ struct FakeContexts {
     std::string key;
     std::string app;
     int64_t seq = 0;  // position in ts order (lastSeen strictly increases with it)
+    enum class Bad { kNo, kNoKey, kNoLastSeen } bad = Bad::kNo;  // an unreadable record
   };
   std::vector<Rec> recs;  // sorted by seq
   int64_t next_seq = 1;
@@ -35,6 +36,11 @@ struct FakeContexts {
   std::vector<nlohmann::json> bodies;
 
   void add(const std::string& key, const std::string& app = "") { recs.push_back({key, app, next_seq++}); }
+  // A record that cannot be read: a context without a key (`name` tells them apart), or
+  // one without lastSeen.
+  void add_bad(const std::string& name, Rec::Bad how = Rec::Bad::kNoKey) {
+    recs.push_back({name, "", next_seq++, how});
+  }
   void seen_again(const std::string& key) {
     for (auto it = recs.begin(); it != recs.end(); ++it) {
       if (it->key == key) {
@@ -91,6 +97,8 @@ struct FakeContexts {
       }
       nlohmann::json item = {{"context", {{"kind", "user"}, {"key", r.key}}}, {"lastSeen", last_seen(r.seq)}};
       if (!r.app.empty()) item["applicationId"] = r.app;
+      if (r.bad == Rec::Bad::kNoKey) item["context"] = {{"kind", "user"}, {"name", r.key}};
+      if (r.bad == Rec::Bad::kNoLastSeen) item.erase("lastSeen");
       page["items"].push_back(item);
       token = fixed_token.empty() ? "t" + std::to_string(generation) + "-" + std::to_string(r.seq) : fixed_token;
       if (token_in == TokenIn::kBody) page["continuationToken"] = token;
@@ -236,6 +244,57 @@ TEST_F(ContextsStreamTest, ATokenLoopMovesOnToTheNextEnvironmentAndSaysSo) {
   }
   EXPECT_NE(warned.find("the contexts of p/e after this page are not read"), std::string::npos)
       << "the loop is logged, naming the environment";
+}
+
+// Every pass re-reads the environment's last page (with the token that read it); admit()
+// drops the contexts exported already, and an unreadable one on that page must not be
+// dead-lettered again on every pass (README: "An unreadable record is dead-lettered once").
+TEST_F(ContextsStreamTest, AnUnreadableContextOnTheLastPageIsDeadLetteredOnce) {
+  // The last page carries no token (there is no next link), so every pass asks for it
+  // again with the token that read it.
+  ctx_.token_in = FakeContexts::TokenIn::kNextHref;
+  ctx_.add_bad("nokey");  // the 11th record: alone on the last page (3+3+3+2)
+  Archive a;
+  nlohmann::json cursor;
+  size_t dead = 0;
+  for (int pass = 1; pass <= 3; ++pass) {
+    SCOPED_TRACE("pass " + std::to_string(pass));
+    auto r = run_pass(*stream(), cursor, projects_, api_, a, pass);
+    ASSERT_TRUE(r.completed);
+    dead += r.dead_letters.size();
+    for (const auto& d : r.dead_letters) EXPECT_NE(d.raw.find("nokey"), std::string::npos) << d.raw;
+    cursor = r.final_cursor;
+  }
+  EXPECT_EQ(dead, 1u) << "one unreadable context, one dead letter, however many passes re-read its page";
+  EXPECT_EQ(a.all.size(), 10u);
+
+  // Seen again (so changed: a newer lastSeen), it is dead-lettered again, once.
+  ctx_.seen_again("nokey");
+  auto r4 = run_pass(*stream(), cursor, projects_, api_, a, 4);
+  auto r5 = run_pass(*stream(), r4.final_cursor, projects_, api_, a, 5);
+  EXPECT_EQ(r4.dead_letters.size(), 1u);
+  EXPECT_EQ(r5.dead_letters.size(), 0u);
+
+  // A valid context after it on the same page is still exported, once.
+  ctx_.add("u10");
+  auto r6 = run_pass(*stream(), r5.final_cursor, projects_, api_, a, 6);
+  auto r7 = run_pass(*stream(), r6.final_cursor, projects_, api_, a, 7);
+  EXPECT_EQ(r6.dead_letters.size() + r7.dead_letters.size(), 0u);
+  EXPECT_EQ(a.all.size(), 11u);
+  EXPECT_EQ(a.last.count("p/e/user/u10"), 1u);
+}
+
+// Without a readable lastSeen there is no position to remember it by: such a record is
+// dead-lettered each time it is read (and it does not disturb the others).
+TEST_F(ContextsStreamTest, AnUnreadableContextWithoutLastSeenIsDeadLetteredEachTimeItIsRead) {
+  ctx_.token_in = FakeContexts::TokenIn::kNextHref;  // every pass re-reads the last page
+  ctx_.add_bad("nolastseen", FakeContexts::Rec::Bad::kNoLastSeen);
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1);
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, 2);
+  EXPECT_EQ(r1.dead_letters.size(), 1u);
+  EXPECT_EQ(r2.dead_letters.size(), 1u);
+  EXPECT_EQ(a.all.size(), 10u);
 }
 
 TEST(ContinuationTokenOfHref, ReadsThePercentDecodedParameter) {
