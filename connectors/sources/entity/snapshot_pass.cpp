@@ -166,6 +166,9 @@ Status SnapshotPass::on_answer(const ApiCall& call, const ApiAnswer& answer, int
       return Status::fatal(call.describe() + ": " + describe_api_error(answer.status, answer.message));
     }
     size_t n = 0;
+    // An unreadable answer is dead-lettered under the id's own name ("<id>/<fingerprint>",
+    // once while it stays so), not as an item of the id's list: the id, kept below,
+    // counts that entity already.
     if (auto st = ingest_items(answer.doc, *confirming_, true, now_ms, out, n); !st.is_ok()) return st;
     // The GET answered something else (an id the normalizer reads differently): the
     // disappeared id stays unconfirmed-alive rather than deleted on a guess.

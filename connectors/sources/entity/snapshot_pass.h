@@ -59,7 +59,10 @@ class SnapshotStream {
 void apply_entity(SnapshotState& state, Entity&& e, const std::string& stream, int64_t now_ms, StepOutput& out);
 
 // Dead-letters an item of `scope` the stream could not read, unless `state` holds it
-// already (SnapshotState::observe_unreadable): listed again unchanged, it adds nothing.
+// already (SnapshotState::observe_unreadable): listed again unchanged, it adds nothing;
+// a byte-identical copy listed by the same snapshot is one more item, dead-lettered once
+// too. For a confirmation GET `scope` is the entity's (key = its id), so the answer is
+// named under that id and not counted as an item of the list (unreadable_listed()).
 void dead_letter_unreadable(SnapshotState& state, const ListScope& scope, const std::string& stream,
                             std::string reason, std::string raw, int64_t now_ms, StepOutput& out);
 

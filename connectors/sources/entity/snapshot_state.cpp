@@ -56,12 +56,45 @@ std::vector<std::string> SnapshotState::ids_with_prefix(const std::string& prefi
 }
 
 bool SnapshotState::observe_unreadable(const std::string& name) {
-  auto [it, inserted] = unreadable_.try_emplace(name, gen_);
-  it->second = gen_;
-  return inserted;
+  if (!in_snapshot_) return observe_unreadable(name, 1);
+  auto [it, inserted] = unreadable_.try_emplace(name, Unreadable{gen_, 0, 0});
+  Unreadable& u = it->second;
+  if (u.gen != gen_) {  // first listed by this generation
+    u.gen = gen_;
+    u.seen = 0;
+  }
+  if (++u.seen <= u.copies) return false;
+  u.copies = u.seen;
+  return true;
+}
+
+bool SnapshotState::observe_unreadable(const std::string& name, size_t copy) {
+  if (in_snapshot_) return observe_unreadable(name);
+  auto [it, inserted] = unreadable_.try_emplace(name, Unreadable{gen_, 0, 0});
+  Unreadable& u = it->second;
+  u.gen = gen_;
+  if (copy <= u.copies) return false;
+  u.copies = copy;
+  return true;
 }
 
 void SnapshotState::forget_unreadable(const std::string& name) { unreadable_.erase(name); }
+
+size_t SnapshotState::unreadable_copies(const std::string& name) const {
+  auto it = unreadable_.find(name);
+  return it == unreadable_.end() ? 0 : it->second.copies;
+}
+
+void SnapshotState::hold_unreadable(const std::string& name, size_t copies) {
+  if (copies == 0) {
+    unreadable_.erase(name);
+    return;
+  }
+  // Inside a snapshot, holding is not listing: a new name belongs to no generation yet.
+  auto [it, inserted] = unreadable_.try_emplace(name, Unreadable{in_snapshot_ ? 0 : gen_, copies, 0});
+  if (!in_snapshot_) it->second.gen = gen_;
+  it->second.copies = copies;
+}
 
 std::vector<std::string> SnapshotState::unreadable_with_prefix(const std::string& prefix) const {
   std::vector<std::string> out;
@@ -69,6 +102,17 @@ std::vector<std::string> SnapshotState::unreadable_with_prefix(const std::string
     out.push_back(it->first);
   }
   return out;
+}
+
+size_t SnapshotState::unreadable_listed(const std::string& scope_key) const {
+  const std::string prefix = scope_key + "/";
+  size_t n = 0;
+  for (auto it = unreadable_.lower_bound(prefix); it != unreadable_.end() && it->first.starts_with(prefix); ++it) {
+    // "<scope key>/<fingerprint>": a fingerprint holds no '/'; "<scope key>/<key>/<fp>"
+    // is a confirmation answer of entity <scope key>/<key>, counted by its id.
+    if (it->first.find('/', prefix.size()) == std::string::npos) n += it->second.copies;
+  }
+  return n;
 }
 
 std::vector<std::string> SnapshotState::unseen(const IdFilter& selected) const {
@@ -83,7 +127,10 @@ std::vector<std::string> SnapshotState::unseen(const IdFilter& selected) const {
 void SnapshotState::end_snapshot(const IdFilter& selected) {
   if (!in_snapshot_) return;
   std::erase_if(known_, [&](const auto& kv) { return kv.second.gen < gen_ && !selected(kv.first); });
-  std::erase_if(unreadable_, [&](const auto& kv) { return kv.second < gen_; });
+  std::erase_if(unreadable_, [&](const auto& kv) { return kv.second.gen < gen_; });
+  // A complete snapshot listed each remaining name `seen` times: copies beyond that are
+  // gone (and dead-lettered again should they come back).
+  for (auto& [name, u] : unreadable_) u.copies = u.seen;
   in_snapshot_ = false;
   last_complete_started_ms_ = started_ms_;
   progress_ = SnapshotProgress{};
@@ -95,8 +142,20 @@ nlohmann::json SnapshotState::to_json() const {
   nlohmann::json j{{"gen", gen_},
                    {"last_complete_started_ms", last_complete_started_ms_},
                    {"known", std::move(known)}};
-  // Only when there are any: a cursor without unreadable items keeps its old form.
-  if (!unreadable_.empty()) j["unreadable"] = unreadable_;
+  // Only when there are any: a cursor without unreadable items keeps its old form; so
+  // does a name holding one copy ({name: gen}, what 8dc6669 wrote); more copies are
+  // [gen, copies, seen].
+  if (!unreadable_.empty()) {
+    nlohmann::json u = nlohmann::json::object();
+    for (const auto& [name, v] : unreadable_) {
+      if (v.copies == 1 && v.seen <= 1) {
+        u[name] = v.gen;
+      } else {
+        u[name] = nlohmann::json::array({v.gen, v.copies, v.seen});
+      }
+    }
+    j["unreadable"] = std::move(u);
+  }
   if (in_snapshot_) {
     j["open"] = {{"started_ms", started_ms_},
                  {"scope", progress_.scope},
@@ -118,7 +177,14 @@ Result<SnapshotState> SnapshotState::from_json(const nlohmann::json& j) {
       s.known_[id] = KnownEntity{v.at(0).get<std::string>(), v.at(1).get<uint64_t>()};
     }
     if (auto it = j.find("unreadable"); it != j.end()) {
-      for (const auto& [name, gen] : it->items()) s.unreadable_[name] = gen.get<uint64_t>();
+      for (const auto& [name, v] : it->items()) {
+        if (v.is_array()) {
+          s.unreadable_[name] = Unreadable{v.at(0).get<uint64_t>(), v.at(1).get<size_t>(), v.at(2).get<size_t>()};
+        } else {
+          // {name: gen}: one copy, listed by generation `gen` (so once by it, if it is open).
+          s.unreadable_[name] = Unreadable{v.get<uint64_t>(), 1, 1};
+        }
+      }
     }
     const auto& open = j.at("open");
     if (!open.is_null()) {

@@ -14,12 +14,24 @@
 // to the dead-letter output instead of the sinks: named by scope and content fingerprint
 // (such an item may have no id), each is dead-lettered when first listed and again only
 // once its content changed, not at every listing; a complete snapshot forgets those it
-// did not list. It is kept here, in the committed cursor, because it is part of what
-// the outputs were last told, and a stream that compares LaunchDarkly's totalCount with
-// what it knows must count these items too (segments: or every pass lists in full).
+// did not list. Byte-identical items share a name, so each name holds how many copies
+// the output was told of: a listing dead-letters each copy beyond that number (two
+// identical items: two dead letters, the first time only), and a complete snapshot
+// leaves it at the number it listed. It is kept here, in the committed cursor, because
+// it is part of what the outputs were last told, and a stream that compares
+// LaunchDarkly's totalCount with what it knows must count these items too, copies
+// included (segments: or every pass lists in full).
 //
-// Size: one entry per live entity (~40 bytes in JSON), plus one per unreadable item
-// still listed. Flags x projects, segments, members, teams, metrics fit; contexts are
+// An unreadable answer to a confirmation GET (snapshot_pass.h) is named under the id it
+// confirms ("<id>/<fingerprint>"), not under a list scope: it is dead-lettered once, but
+// it is the kept id's entity, which counts already, so unreadable_listed() leaves it out.
+//
+// Cursor form of `unreadable`: {name: gen} for a name holding one copy (the only form
+// 8dc6669 wrote, still read as one copy), {name: [gen, copies, seen]} for one holding
+// more, where `seen` is how many the open snapshot of generation `gen` listed so far.
+//
+// Size: one entry per live entity (~40 bytes in JSON), plus one per distinct unreadable
+// item still listed. Flags x projects, segments, members, teams, metrics fit; contexts are
 // not snapshotted (see contexts/).
 #pragma once
 
@@ -82,12 +94,25 @@ class SnapshotState {
   [[nodiscard]] std::vector<std::string> ids_with_prefix(const std::string& prefix) const;
 
   // A listed item that could not be read, named "<scope key>/<content fingerprint>"
-  // (see unreadable_name()): true when it is new, i.e. when it is to be dead-lettered.
-  // Marked with the current generation, as observe() does.
+  // (see unreadable_name()): true when it is to be dead-lettered, i.e. when this copy is
+  // one beyond those the name holds (which it then holds). Inside a snapshot the copies
+  // are counted per generation (the second identical item listed by the same snapshot is
+  // a second copy); outside one, `copy` says which copy of the caller's own listing this
+  // is (1 = the first). Marked with the current generation, as observe() does.
   bool observe_unreadable(const std::string& name);
+  bool observe_unreadable(const std::string& name, size_t copy);
   void forget_unreadable(const std::string& name);
+  // Copies `name` holds (0 = unknown).
+  [[nodiscard]] size_t unreadable_copies(const std::string& name) const;
+  // Holds `copies` copies of `name`, as another state's view of a scope replaces this
+  // one's; 0 forgets it. Outside a snapshot it is marked with the current generation;
+  // inside one it is not taken as listed (a complete snapshot forgets it unless listed).
+  void hold_unreadable(const std::string& name, size_t copies);
   // Names starting with `prefix` (e.g. "default/production/"), sorted.
   [[nodiscard]] std::vector<std::string> unreadable_with_prefix(const std::string& prefix) const;
+  // Copies held of the items listed by scope `scope_key` that could not be read: the
+  // names unreadable_name(scope_key, ...) makes, not those of confirmation answers.
+  [[nodiscard]] size_t unreadable_listed(const std::string& scope_key) const;
 
   SnapshotProgress& progress() { return progress_; }
   [[nodiscard]] const SnapshotProgress& progress() const { return progress_; }
@@ -106,7 +131,12 @@ class SnapshotState {
 
  private:
   std::map<std::string, KnownEntity> known_;
-  std::map<std::string, uint64_t> unreadable_;  // name -> generation that last listed it
+  struct Unreadable {
+    uint64_t gen = 0;   // generation that last listed it
+    size_t copies = 1;  // copies the output was told of (dead-lettered) and still listed
+    size_t seen = 0;    // copies the open snapshot of generation `gen` listed so far
+  };
+  std::map<std::string, Unreadable> unreadable_;
   uint64_t gen_ = 0;
   bool in_snapshot_ = false;
   int64_t started_ms_ = 0;

@@ -153,7 +153,13 @@ class SegmentsIncrementalPass final : public EntityPass {
     for (auto item : items) {
       auto e = segs_.normalize(item, s, now_ms);
       if (!e.is_ok()) {
-        dead_letter_unreadable(state_, s, kSegmentsStream, e.status().message(), simdjson::minify(item), now_ms, out);
+        // Identical unreadable items share a name: the copies this pass listed are
+        // counted, and only those beyond the ones the name holds are dead-lettered.
+        std::string raw = simdjson::minify(item);
+        const std::string name = unreadable_name(s.key, raw);
+        if (state_.observe_unreadable(name, ++listed_copies_[name])) {
+          out.dead_letters.push_back({kSegmentsStream, e.status().message(), std::move(raw), now_ms});
+        }
         continue;
       }
       // Newest-modified first: everything from here on was read by an earlier pass.
@@ -185,9 +191,11 @@ class SegmentsIncrementalPass final : public EntityPass {
     const ListScope& s = scopes_[idx_];
     if (newest_) high_[s.key] = std::max(high_[s.key], *newest_);
     const std::string prefix = s.key + "/";
-    // totalCount counts the segments the stream could not read too: so must `known`, or
-    // an unreadable segment would have every pass list its environment completely.
-    const size_t known = state_.ids_with_prefix(prefix).size() + state_.unreadable_with_prefix(prefix).size();
+    // totalCount counts the segments the stream could not read too, each copy of
+    // identical ones: so must `known`, or an unreadable segment would have every pass
+    // list its environment completely. An unreadable answer to a confirmation GET is not
+    // one of them: it is the kept id's segment, counted once by that id.
+    const size_t known = state_.ids_with_prefix(prefix).size() + state_.unreadable_listed(s.key);
     if (total_ && static_cast<size_t>(*total_) != known) {
       spdlog::info("stream segments: {} lists {} segments, {} known: listing it completely", s.key, *total_, known);
       start_reconcile(s, prefix);
@@ -200,7 +208,9 @@ class SegmentsIncrementalPass final : public EntityPass {
   void start_reconcile(const ListScope& s, const std::string& prefix) {
     sub_state_ = SnapshotState{};
     for (const auto& id : state_.ids_with_prefix(prefix)) sub_state_.observe(id, state_.find(id)->fp);
-    for (const auto& name : state_.unreadable_with_prefix(prefix)) sub_state_.observe_unreadable(name);
+    for (const auto& name : state_.unreadable_with_prefix(prefix)) {
+      sub_state_.hold_unreadable(name, state_.unreadable_copies(name));
+    }
     sub_prefix_ = prefix;
     segs_.restrict_to(prefix);
     sub_pass_ = std::make_unique<SnapshotPass>(segs_, sub_state_, std::vector<ListScope>{s}, wall_now_ms());
@@ -215,7 +225,7 @@ class SegmentsIncrementalPass final : public EntityPass {
     for (const auto& name : state_.unreadable_with_prefix(sub_prefix_)) {
       if (!std::binary_search(unreadable.begin(), unreadable.end(), name)) state_.forget_unreadable(name);
     }
-    for (const auto& name : unreadable) state_.observe_unreadable(name);
+    for (const auto& name : unreadable) state_.hold_unreadable(name, sub_state_.unreadable_copies(name));
   }
   void end_reconcile() {
     merge_sub();
@@ -233,6 +243,7 @@ class SegmentsIncrementalPass final : public EntityPass {
   int64_t offset_ = 0;
   std::optional<int64_t> total_;
   std::optional<int64_t> newest_;
+  std::map<std::string, size_t> listed_copies_;  // unreadable name -> copies this pass listed
   SnapshotState sub_state_;
   std::string sub_prefix_;
   std::unique_ptr<SnapshotPass> sub_pass_;

@@ -109,7 +109,6 @@ TEST(SnapshotState, UnreadableItemsAreNewOnceAndForgottenWhenNoLongerListed) {
   s.begin_snapshot(1000);
   const std::string bad = unreadable_name("p/e", "{\"name\":\"no key\"}");
   EXPECT_TRUE(s.observe_unreadable(bad));
-  EXPECT_FALSE(s.observe_unreadable(bad)) << "listed again unchanged: nothing new";
   s.end_snapshot(all);
   auto back = SnapshotState::from_json(s.to_json());
   ASSERT_TRUE(back.is_ok());
@@ -120,7 +119,92 @@ TEST(SnapshotState, UnreadableItemsAreNewOnceAndForgottenWhenNoLongerListed) {
   EXPECT_TRUE(back->observe_unreadable(changed));
   back->end_snapshot(all);
   EXPECT_EQ(back->unreadable_with_prefix("p/e/"), std::vector<std::string>{changed});
+  back->begin_snapshot(3000);
+  EXPECT_FALSE(back->observe_unreadable(changed)) << "listed again unchanged: nothing new";
   EXPECT_FALSE(SnapshotState{}.to_json().contains("unreadable")) << "a cursor without any keeps its old form";
+}
+
+// Byte-identical unreadable items share a name: each copy a listing shows beyond those
+// held is new (dead-lettered), and a complete snapshot holds as many as it listed.
+TEST(SnapshotState, IdenticalUnreadableItemsAreCountedPerCopy) {
+  SnapshotState s;
+  const std::string bad = unreadable_name("p/e", "{\"name\":\"no key\"}");
+  s.begin_snapshot(1000);
+  EXPECT_TRUE(s.observe_unreadable(bad));
+  EXPECT_TRUE(s.observe_unreadable(bad)) << "a second identical item is a second dead letter";
+  EXPECT_EQ(s.unreadable_copies(bad), 2u);
+  s.end_snapshot(all);
+  EXPECT_EQ(s.unreadable_listed("p/e"), 2u);
+
+  // A crash mid-snapshot: the copies it listed so far survive the commit.
+  s.begin_snapshot(2000);
+  EXPECT_FALSE(s.observe_unreadable(bad));
+  auto back = SnapshotState::from_json(s.to_json());
+  ASSERT_TRUE(back.is_ok());
+  EXPECT_FALSE(back->observe_unreadable(bad)) << "the second copy, held already";
+  EXPECT_TRUE(back->observe_unreadable(bad)) << "a third copy";
+  back->end_snapshot(all);
+  EXPECT_EQ(back->unreadable_listed("p/e"), 3u);
+
+  // Fewer listed: fewer held, and the one gone is new again should it come back.
+  back->begin_snapshot(3000);
+  EXPECT_FALSE(back->observe_unreadable(bad));
+  back->end_snapshot(all);
+  EXPECT_EQ(back->unreadable_copies(bad), 1u);
+  back->begin_snapshot(4000);
+  EXPECT_FALSE(back->observe_unreadable(bad));
+  EXPECT_TRUE(back->observe_unreadable(bad));
+  back->end_snapshot(all);
+
+  // Outside a snapshot the caller numbers the copies of its own listing.
+  EXPECT_FALSE(back->observe_unreadable(bad, 1));
+  EXPECT_FALSE(back->observe_unreadable(bad, 2));
+  EXPECT_TRUE(back->observe_unreadable(bad, 3));
+  EXPECT_FALSE(back->observe_unreadable(bad, 3)) << "held now";
+  EXPECT_EQ(back->unreadable_listed("p/e"), 3u);
+}
+
+// The form 8dc6669 wrote, {name: gen}, reads as one copy; a name holding one copy is
+// still written that way.
+TEST(SnapshotState, UnreadableCursorOfOneCopyPerNameKeepsItsForm) {
+  const std::string bad = unreadable_name("p/e", "{\"name\":\"no key\"}");
+  const std::string other = unreadable_name("p/e", "{\"name\":\"other\"}");
+  nlohmann::json old = {{"gen", 3}, {"last_complete_started_ms", 1000}, {"known", nlohmann::json::object()},
+                        {"unreadable", {{bad, 3}}}, {"open", nullptr}};
+  auto s = SnapshotState::from_json(old);
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_EQ(s->unreadable_copies(bad), 1u);
+  EXPECT_EQ(s->to_json(), old) << "written back unchanged";
+  s->begin_snapshot(2000);
+  EXPECT_FALSE(s->observe_unreadable(bad));
+  EXPECT_TRUE(s->observe_unreadable(bad));
+  EXPECT_TRUE(s->observe_unreadable(other));
+  const auto j = s->to_json();
+  EXPECT_EQ(j["unreadable"][bad], nlohmann::json::array({4, 2, 2}));
+  EXPECT_EQ(j["unreadable"][other], 4);
+
+  // An open snapshot of the old form: a name of the open generation was listed once.
+  old["gen"] = 4;
+  old["unreadable"] = {{bad, 4}};
+  old["open"] = {{"started_ms", 2000}, {"scope", "p/e"}, {"offset", 3}, {"listed", false}};
+  auto open = SnapshotState::from_json(old);
+  ASSERT_TRUE(open.is_ok());
+  EXPECT_TRUE(open->observe_unreadable(bad)) << "a second copy after the one listed before the crash";
+}
+
+// A confirmation GET's unreadable answer is named under the id it confirms: it is that
+// entity, counted by its id, not one more item of the list scope.
+TEST(SnapshotState, ConfirmationAnswersAreNotCountedAsListed) {
+  SnapshotState s;
+  s.begin_snapshot(1000);
+  s.observe("p/e/k", "1");
+  EXPECT_TRUE(s.observe_unreadable(unreadable_name("p/e", "{\"name\":\"no key\"}")));
+  EXPECT_TRUE(s.observe_unreadable(unreadable_name("p/e/k", "{\"name\":\"k, unreadable\"}")));
+  s.end_snapshot(all);
+  EXPECT_EQ(s.unreadable_listed("p/e"), 1u);
+  EXPECT_EQ(s.unreadable_with_prefix("p/e/").size(), 2u);
+  EXPECT_EQ(s.unreadable_listed("p/e/k"), 1u);
+  EXPECT_EQ(s.unreadable_listed("p/f"), 0u);
 }
 
 TEST(ContentFingerprint, StableAndSensitive) {

@@ -277,5 +277,91 @@ TEST_F(SegmentsStreamTest, AnUnreadableSegmentIsDeadLetteredOnceAndCostsNothingA
   expect_matches(a, {});
 }
 
+// Two byte-identical unreadable segments are two segments to LaunchDarkly's totalCount
+// and two dead letters. They used to share one name in the snapshot state: one dead
+// letter, and the known count one short of totalCount, so every incremental pass listed
+// the environment completely.
+TEST_F(SegmentsStreamTest, IdenticalUnreadableSegmentsAreEachDeadLetteredAndCounted) {
+  cfg_.page_limit = 50;  // one page: every incremental pass reads both copies
+  const nlohmann::json bad = {{"name", "no key"}, {"version", 1}, {"lastModifiedDate", kT0 - 50'500}};
+  size_t copies = 2;
+  auto publish = [&] {
+    segs_.publish(api_);
+    auto& items = api_.lists[kList];
+    items.insert(items.begin(), copies, bad);  // the newest: on the first page
+  };
+  publish();
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);  // full (first)
+  ASSERT_TRUE(r1.completed);
+  expect_matches(a, {});
+  EXPECT_EQ(r1.dead_letters.size(), 2u) << "each copy is dead-lettered";
+
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  EXPECT_EQ(api_.requests, 1) << "steady state: both copies counted against totalCount";
+  EXPECT_TRUE(r2.dead_letters.empty());
+
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 3'700'000);  // full
+  EXPECT_TRUE(r3.dead_letters.empty()) << "a full snapshot lists both again: nothing new";
+
+  // One copy goes: the count disagrees once, the environment is listed, then steady.
+  copies = 1;
+  publish();
+  auto r4 = run_pass(*stream(), r3.final_cursor, projects_, api_, a, kT0 + 3'800'000);
+  EXPECT_TRUE(r4.dead_letters.empty());
+  api_.requests = 0;
+  auto r5 = run_pass(*stream(), r4.final_cursor, projects_, api_, a, kT0 + 3'900'000);
+  EXPECT_EQ(api_.requests, 1);
+
+  // A third copy appears (two listed now): the one beyond those held is dead-lettered.
+  copies = 2;
+  publish();
+  auto r6 = run_pass(*stream(), r5.final_cursor, projects_, api_, a, kT0 + 4'000'000);
+  EXPECT_EQ(r6.dead_letters.size(), 1u);
+  api_.requests = 0;
+  auto r7 = run_pass(*stream(), r6.final_cursor, projects_, api_, a, kT0 + 4'100'000);
+  EXPECT_EQ(api_.requests, 1);
+  EXPECT_TRUE(r7.dead_letters.empty());
+  EXPECT_EQ(a.all.size(), 10u);
+}
+
+// A confirmation GET that answers an unreadable segment: the id is kept (not deleted on a
+// guess) and the reply dead-lettered once. The reply is that same segment: it must not
+// also count against the environment's totalCount, or every later pass lists the
+// environment completely although nothing changed.
+TEST_F(SegmentsStreamTest, AnUnreadableConfirmationReplyIsNotCountedTwice) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);  // full (first)
+  ASSERT_TRUE(r1.completed);
+
+  // The listing skips s3 (totalCount 9 of 10 known: reconciled); its GET answers 200
+  // with an item that cannot be read.
+  const nlohmann::json s3 = segs_.by_key.at("s3");
+  segs_.by_key.erase("s3");
+  segs_.publish(api_);
+  api_.singles["/api/v2/segments/p/e/s3"] = {{"name", "no key"}, {"version", 2}};
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(r2.dead_letters.size(), 1u);
+  EXPECT_EQ(a.last.at("p/e/s3")["op"], "upsert") << "kept, not deleted on a guess";
+
+  // Still skipped: confirmed again, but dead-lettered once only.
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
+  ASSERT_TRUE(r3.completed);
+  EXPECT_TRUE(r3.dead_letters.empty()) << "the same reply again: dead-lettered once";
+
+  // Listed again: 10 segments, 10 known. One page, no complete listing.
+  segs_.by_key["s3"] = s3;
+  segs_.publish(api_);
+  api_.requests = 0;
+  auto r4 = run_pass(*stream(), r3.final_cursor, projects_, api_, a, kT0 + 800'000);
+  EXPECT_EQ(api_.requests, 1) << "the unreadable reply was counted as a segment of p/e besides s3";
+  api_.requests = 0;
+  auto r5 = run_pass(*stream(), r4.final_cursor, projects_, api_, a, kT0 + 900'000);
+  EXPECT_EQ(api_.requests, 1);
+  EXPECT_EQ(a.last.at("p/e/s3")["op"], "upsert");
+}
+
 }  // namespace
 }  // namespace ldx
