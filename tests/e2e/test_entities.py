@@ -18,7 +18,7 @@ import re
 import signal
 import time
 
-from harness import Simulator, Workspace, check, main
+from harness import Simulator, TestFailure, Workspace, check, main
 
 SEED = int(os.environ.get("LDX_TEST_SEED", "0")) or random.randrange(1, 1 << 30)
 STREAMS = ["projects", "environments", "flags", "segments", "contexts", "members", "teams", "metrics",
@@ -96,6 +96,50 @@ def check_stream(ws, sim, stream, projects=("*",), environments=("*",)):
     return last, records
 
 
+def deleted_history(sim, history=None):
+    """{stream: every id the simulator's truth has listed as deleted so far}, merged into
+    history. The truth's `deleted` keeps every id ever deleted (an entity itself, or with
+    its environment or project) and no key or id is ever reused, so the union of what it
+    listed is the history "deleted at some point"; sampling it during the run as well
+    checks that contract instead of assuming it."""
+    history = history if history is not None else {s: set() for s in STREAMS}
+    for s in STREAMS:
+        truth = sim.truth(s)
+        live, deleted = {x["id"] for x in truth["live"]}, set(truth["deleted"])
+        check(not live & deleted, "simulator %s truth: ids both live and deleted, e.g. %s" %
+              (s, sorted(live & deleted)[:5]))
+        forgotten = history[s] - deleted
+        check(not forgotten, "simulator %s truth no longer lists as deleted %s (its deleted list "
+                             "must keep every id ever deleted)" % (s, sorted(forgotten)[:5]))
+        back = history[s] & live
+        check(not back, "simulator %s truth: deleted ids live again %s (ids are never reused)" % (s, sorted(back)[:5]))
+        history[s] |= deleted
+    return history
+
+
+def assert_deletes_only_of_deleted(ws, sim, stream, records, ever_deleted):
+    """Every `delete` archived for stream names an id LaunchDarkly deleted at some point
+    (itself, or its environment or project). The final-state comparison cannot see a
+    delete archived for a live entity that a later pass upserted again, yet Kafka
+    compaction and Postgres current-state tables would have dropped it in between.
+    contexts are append-only: they have no deletes (a delete there is always wrong too)."""
+    wrong = sorted({r["id"] for r in records if r["op"] == "delete"} - (ever_deleted if stream != "contexts" else set()))
+    if not wrong:
+        return
+    truth = sim.truth(stream)
+    state = {x["id"]: "live" for x in truth["live"]}
+    state.update((i, "deleted") for i in truth["deleted"])
+    lines = []
+    for ident in wrong[:5]:
+        seq = ["%s v%s observed %s" % (r["op"], r["version"], r.get("observed_at")) for r in records if r["id"] == ident]
+        logs = [l.strip()[:300] for out in ws.outputs for l in out.splitlines()
+                if ident in l and any(w in l for w in ("delet", "404", "gone"))][:5]
+        lines.append("  %s (%s in the simulator at the end): archive %s; ldexport log: %s" %
+                     (ident, state.get(ident, "unknown"), " -> ".join(seq), logs or "nothing"))
+    raise TestFailure("%s: %d archived deletes of ids LaunchDarkly never deleted: %s\n%s" %
+                      (stream, len(wrong), wrong[:20], "\n".join(lines)))
+
+
 def assert_odd_context_keys(last):
     """Context keys are arbitrary strings: the export covered keys with '/', ':' and '%',
     and pairs whose ids joined raw would be one (key "K/APP" without an application, key
@@ -155,6 +199,7 @@ def all_streams_match_truth_through_mutations_faults_and_kill9(sim_bin, ldx):
         # ("*") still covers them: everything in them must end deleted, not stay live.
         sim_post(sim, "/_sim/mutate-every?every=100ms")
         kills, cut = 0, set()
+        ever_deleted = deleted_history(sim)
         for deletion in ("environment_deleted", "project_deleted", "environment_deleted"):
             p = ws.start_run(sim)
             time.sleep(rng.uniform(0.5, 3.0))
@@ -169,6 +214,7 @@ def all_streams_match_truth_through_mutations_faults_and_kill9(sim_bin, ldx):
                 kills += 1
             ws.finish_run(p)
             cut.update(open_snapshots(ws))
+            deleted_history(sim, ever_deleted)
         p = ws.start_run(sim)
         time.sleep(3)
         rc = ws.finish_run(p, signal.SIGTERM)
@@ -182,10 +228,13 @@ def all_streams_match_truth_through_mutations_faults_and_kill9(sim_bin, ldx):
         # complete snapshot of the quiet state.
         ws.once(sim)
         ws.once(sim)
+        deleted_history(sim, ever_deleted)
         deletes = collections.Counter()
         for s in STREAMS:
-            last, _ = check_stream(ws, sim, s)
+            last, records = check_stream(ws, sim, s)
             deletes[s] = sum(1 for r in last.values() if r["op"] == "delete")
+            # No live entity was ever deleted in the archive, not even for a while.
+            assert_deletes_only_of_deleted(ws, sim, s, records, ever_deleted[s])
         print("after %d kills (snapshots cut short: %s): deletes archived per stream %s; simulator %s" %
               (kills, sorted(cut), dict(deletes), mutated))
         for s in ("flags", "segments", "members", "projects", "environments", "metrics", "experiments"):
