@@ -230,10 +230,13 @@ class ContextsPass final : public EntityPass {
     if (items.size() > 0 && token) c.token = std::move(*token);
     if (more && items.size() > 0 && c.token && requested_tokens_.seen(*c.token)) {
       // Following the token would request pages already read, forever. Move on so the
-      // other environments are still exported, but say so: what follows this page in
-      // the environment is not read in this pass.
-      spdlog::warn("stream contexts: {}: LaunchDarkly handed back a continuation token it already gave in this "
-                   "pass (a loop); the contexts of {} after this page are not read in this pass",
+      // other environments are still exported, but say what it costs: the looping token
+      // is saved above and committed, so every later pass starts from it and meets the
+      // loop again; the contexts after it are not exported until LaunchDarkly stops
+      // handing it back (then the pass that starts from it reads on).
+      spdlog::warn("stream contexts: {}: LaunchDarkly handed back a continuation token this pass already "
+                   "requested (a loop); the contexts of {} after this point are not exported while LaunchDarkly "
+                   "keeps handing back this token; the next pass tries again",
                    call.describe(), s.key);
     }
     if (!more || items.size() == 0 || !c.token || requested_tokens_.seen(*c.token)) next_scope();

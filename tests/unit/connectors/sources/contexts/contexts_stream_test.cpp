@@ -228,22 +228,76 @@ TEST_F(ContextsStreamTest, MoreWithoutAnyTokenFailsLoudly) {
   EXPECT_NE(st.message().find("continuationToken"), std::string::npos) << st.message();
 }
 
+// A loop in one environment must not cost the others their contexts. The looping token
+// is saved in the cursor, so every later pass starts from it and meets the loop again:
+// the contexts after it are not exported while LaunchDarkly keeps handing it back, the
+// warning says so on every pass, and the pass that finds it fixed reads on.
 TEST_F(ContextsStreamTest, ATokenLoopMovesOnToTheNextEnvironmentAndSaysSo) {
   ctx_.fixed_token = "t0-3";  // the token of page 1, handed back again by page 2
+  FakeContexts other;         // environment f: no loop
+  for (int i = 0; i < 10; ++i) other.add("f" + std::to_string(i));
+  api_.post = [this, &other](const ApiCall& c, simdjson::dom::parser& p) {
+    if (c.target == "/api/v2/projects/p/environments/f/contexts/search") return other.answer(c, p);
+    EXPECT_EQ(c.target, "/api/v2/projects/p/environments/e/contexts/search");
+    return ctx_.answer(c, p);
+  };
+  projects_ = {test::project("p", {"e", "f"})};
   auto log = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  const auto loop_warnings = [&log] {
+    std::vector<std::string> out;
+    for (const auto& line : log->last_formatted()) {
+      if (line.find("(a loop)") != std::string::npos) out.push_back(line);
+    }
+    return out;
+  };
   spdlog::default_logger()->sinks().push_back(log);
+  struct PopSink {
+    ~PopSink() { spdlog::default_logger()->sinks().pop_back(); }
+  } pop_sink;
+
   Archive a;
-  auto r = run_pass(*stream(), nullptr, projects_, api_, a, 1);
-  spdlog::default_logger()->sinks().pop_back();
-  ASSERT_TRUE(r.completed) << "a loop must not stall the stream";
-  EXPECT_EQ(api_.requests, 2) << "page 2 repeats page 1's token: no third request";
-  EXPECT_EQ(a.all.size(), 6u);
-  std::string warned;
-  for (const auto& line : log->last_formatted()) {
-    if (line.find("continuation token it already gave") != std::string::npos) warned = line;
-  }
-  EXPECT_NE(warned.find("the contexts of p/e after this page are not read"), std::string::npos)
-      << "the loop is logged, naming the environment";
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, 1);
+  ASSERT_TRUE(r1.completed) << "a loop must not stall the stream";
+  EXPECT_EQ(ctx_.bodies.size(), 2u) << "page 2 of e repeats page 1's token: no third request";
+  EXPECT_EQ(other.bodies.size(), 4u) << "f is read to its end: 3+3+3+1";
+  size_t from_e = 0;
+  size_t from_f = 0;
+  for (const auto& [rid, env] : a.last) (rid.starts_with("p/e/") ? from_e : from_f) += 1;
+  EXPECT_EQ(from_e, 6u) << "e up to the loop";
+  EXPECT_EQ(from_f, 10u) << "every context of f, despite the loop in e";
+  for (const auto& r : other.recs) EXPECT_EQ(a.last.count("p/f/user/" + r.key), 1u) << r.key;
+  auto w1 = loop_warnings();
+  ASSERT_EQ(w1.size(), 1u) << "the loop is logged";
+  EXPECT_NE(w1[0].find("the contexts of p/e after this point are not exported while LaunchDarkly keeps handing back "
+                       "this token; the next pass tries again"),
+            std::string::npos)
+      << w1[0];
+  EXPECT_EQ(w1[0].find("p/f"), std::string::npos) << w1[0];
+
+  // The next pass starts e from the looping token (saved in the cursor), meets the loop
+  // again, exports nothing new of e, says so again, and still reads f.
+  log = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  spdlog::default_logger()->sinks().back() = log;
+  other.add("f10");
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, 2);
+  ASSERT_TRUE(r2.completed);
+  ASSERT_EQ(ctx_.bodies.size(), 3u) << "one request for e: its token comes back at once";
+  EXPECT_EQ(ctx_.bodies[2]["continuationToken"], "t0-3") << "the retry starts from the looping token";
+  EXPECT_EQ(a.all.size(), 17u) << "of e nothing (page 2 again), of f the new f10";
+  EXPECT_EQ(a.all.back()["id"], "p/f/user/f10");
+  auto w2 = loop_warnings();
+  ASSERT_EQ(w2.size(), 1u) << "the loop is logged on every pass it happens";
+  EXPECT_NE(w2[0].find("the contexts of p/e after this point are not exported"), std::string::npos) << w2[0];
+
+  // Once LaunchDarkly stops handing the token back, the next pass reads e to its end.
+  ctx_.fixed_token.clear();
+  log = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  spdlog::default_logger()->sinks().back() = log;
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, 3);
+  ASSERT_TRUE(r3.completed);
+  EXPECT_TRUE(loop_warnings().empty());
+  for (const auto& r : ctx_.recs) EXPECT_EQ(a.last.count(id(r)), 1u) << id(r);
+  EXPECT_EQ(a.all.size(), 21u) << "u6..u9, each once";
 }
 
 // Every pass re-reads the environment's last page (with the token that read it); admit()
