@@ -238,13 +238,8 @@ void search_contexts(const EntityWorld& world, const httplib::Request& req, http
   };
 
   world.read([&](const WorldData& w) {
-    const ProjectRecord* p = w.project(project_key);
-    const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
-    if (e == nullptr) {
-      set_error(res, 404, "not_found",
-                "Unknown project or environment: " + project_key + "/" + env_key);
-      return;
-    }
+    const EnvironmentRecord* e = environment_or_404(w, project_key, env_key, res);
+    if (e == nullptr) return;
     const auto& index = e->contexts_by_seen;
     ojson items = ojson::array();
     std::optional<SeenKey> last;

@@ -50,6 +50,11 @@ class EntityFamily : public EndpointFamily {
   bool owns_world_;
 };
 
+// The environment a `/{projectKey}/{environmentKey}` route names, or nullptr after
+// answering 404 (as LaunchDarkly does for an unknown or deleted project or environment).
+const EnvironmentRecord* environment_or_404(const WorldData& w, const std::string& project_key,
+                                            const std::string& env_key, httplib::Response& res);
+
 class ProjectsFamily final : public EntityFamily {
  public:
   using EntityFamily::EntityFamily;

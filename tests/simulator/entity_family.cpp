@@ -5,6 +5,14 @@
 
 namespace ldsim {
 
+const EnvironmentRecord* environment_or_404(const WorldData& w, const std::string& project_key,
+                                            const std::string& env_key, httplib::Response& res) {
+  const ProjectRecord* p = w.project(project_key);
+  const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
+  if (e == nullptr) set_error(res, 404, "not_found", "Unknown project or environment: " + project_key + "/" + env_key);
+  return e;
+}
+
 void EntityFamily::register_control_routes(ControlRouter& control) {
   if (!owns_world_) return;
   control.post("/_sim/mutate", [this](const httplib::Request& req, httplib::Response& res) {

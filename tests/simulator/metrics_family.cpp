@@ -110,13 +110,8 @@ void list_experiments(const EntityWorld& world, const httplib::Request& req, htt
   for (const char* name : {"lifecycleState", "expand"}) keep_param(req, name, params);
 
   world.read([&](const WorldData& w) {
-    const ProjectRecord* p = w.project(project_key);
-    const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
-    if (e == nullptr) {
-      set_error(res, 404, "not_found",
-                "Unknown project or environment: " + project_key + "/" + env_key);
-      return;
-    }
+    const EnvironmentRecord* e = environment_or_404(w, project_key, env_key, res);
+    if (e == nullptr) return;
     std::vector<const ExperimentRecord*> selected;
     for (const auto& x : e->experiments) {
       if (x->archived() ? archived : active) selected.push_back(x.get());
@@ -160,13 +155,8 @@ void get_experiment(const EntityWorld& world, const httplib::Request& req, httpl
   const std::string experiment_key = req.matches[3];
   if (!beta_header(req, res)) return;
   world.read([&](const WorldData& w) {
-    const ProjectRecord* p = w.project(project_key);
-    const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
-    if (e == nullptr) {
-      set_error(res, 404, "not_found",
-                "Unknown project or environment: " + project_key + "/" + env_key);
-      return;
-    }
+    const EnvironmentRecord* e = environment_or_404(w, project_key, env_key, res);
+    if (e == nullptr) return;
     for (const auto& x : e->experiments) {
       if (x->key == experiment_key) {
         set_json(res, 200, x->doc);

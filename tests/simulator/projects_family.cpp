@@ -169,12 +169,8 @@ void EnvironmentsFamily::register_api_routes(ApiRouter& api) {
             const std::string key = req.matches[1];
             const std::string env_key = req.matches[2];
             world_->read([&](const WorldData& w) {
-              const ProjectRecord* p = w.project(key);
-              const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
-              if (e == nullptr) {
-                set_error(res, 404, "not_found", "Unknown project or environment: " + key + "/" + env_key);
-                return;
-              }
+              const EnvironmentRecord* e = environment_or_404(w, key, env_key, res);
+              if (e == nullptr) return;
               set_json(res, 200, e->doc);
             });
           });

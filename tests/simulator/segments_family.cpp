@@ -117,13 +117,8 @@ void list_segments(const EntityWorld& world, const httplib::Request& req, httpli
   for (const char* name : {"filter", "sort"}) keep_param(req, name, params);
 
   world.read([&](const WorldData& w) {
-    const ProjectRecord* p = w.project(project_key);
-    const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
-    if (e == nullptr) {
-      set_error(res, 404, "not_found",
-                "Unknown project or environment: " + project_key + "/" + env_key);
-      return;
-    }
+    const EnvironmentRecord* e = environment_or_404(w, project_key, env_key, res);
+    if (e == nullptr) return;
     // Every order is a stored index (lastModified is kept descending); ascending
     // lastModified and the descending others read it backwards.
     const std::vector<SegmentRecord*>& index = field == "lastModified" ? e->segments_by_modified
@@ -158,13 +153,8 @@ void get_segment(const EntityWorld& world, const httplib::Request& req, httplib:
   const std::string env_key = req.matches[2];
   const std::string segment_key = req.matches[3];
   world.read([&](const WorldData& w) {
-    const ProjectRecord* p = w.project(project_key);
-    const EnvironmentRecord* e = p == nullptr ? nullptr : p->environment(env_key);
-    if (e == nullptr) {
-      set_error(res, 404, "not_found",
-                "Unknown project or environment: " + project_key + "/" + env_key);
-      return;
-    }
+    const EnvironmentRecord* e = environment_or_404(w, project_key, env_key, res);
+    if (e == nullptr) return;
     const auto it = e->segments.find(segment_key);
     if (it == e->segments.end()) {
       set_error(res, 404, "not_found",
