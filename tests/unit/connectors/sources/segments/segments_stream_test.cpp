@@ -49,6 +49,14 @@ class SegmentsStreamTest : public ::testing::Test {
     projects_ = {test::project("p", {"e"})};
   }
   std::unique_ptr<EntityStream> stream() { return make_segments_stream(cfg_, ld_); }
+  // A pass in the steady state: one page per environment, nothing dead-lettered again.
+  test::PassRun steady_pass(const nlohmann::json& cursor, Archive& a, int64_t now_ms) {
+    api_.requests = 0;
+    auto r = run_pass(*stream(), cursor, projects_, api_, a, now_ms);
+    EXPECT_EQ(api_.requests, 1) << "steady state: one page per environment";
+    EXPECT_TRUE(r.dead_letters.empty()) << "nothing is dead-lettered again";
+    return r;
+  }
   void expect_matches(const Archive& a, const std::vector<std::string>& deleted) {
     for (const auto& [k, s] : segs_.by_key) {
       auto it = a.last.find("p/e/" + k);
@@ -250,14 +258,8 @@ TEST_F(SegmentsStreamTest, AnUnreadableSegmentIsDeadLetteredOnceAndCostsNothingA
   expect_matches(a, {});
   EXPECT_EQ(r1.dead_letters.size(), 1u);
 
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
-  EXPECT_EQ(api_.requests, 1) << "steady state: one page per environment, as without the bad segment";
-  EXPECT_TRUE(r2.dead_letters.empty()) << "dead-lettered once";
-  api_.requests = 0;
-  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
-  EXPECT_EQ(api_.requests, 1);
-  EXPECT_TRUE(r3.dead_letters.empty());
+  auto r2 = steady_pass(r1.final_cursor, a, kT0 + 600'000);
+  auto r3 = steady_pass(r2.final_cursor, a, kT0 + 700'000);
 
   // A full snapshot lists it again: still nothing new to say about it.
   auto r4 = run_pass(*stream(), r3.final_cursor, projects_, api_, a, kT0 + 3'700'000);
@@ -270,10 +272,7 @@ TEST_F(SegmentsStreamTest, AnUnreadableSegmentIsDeadLetteredOnceAndCostsNothingA
   publish();
   auto r5 = run_pass(*stream(), r4.final_cursor, projects_, api_, a, kT0 + 3'800'000);
   EXPECT_EQ(r5.dead_letters.size(), 1u);
-  api_.requests = 0;
-  auto r6 = run_pass(*stream(), r5.final_cursor, projects_, api_, a, kT0 + 3'900'000);
-  EXPECT_EQ(api_.requests, 1);
-  EXPECT_TRUE(r6.dead_letters.empty());
+  auto r6 = steady_pass(r5.final_cursor, a, kT0 + 3'900'000);
   expect_matches(a, {});
 }
 
@@ -297,10 +296,7 @@ TEST_F(SegmentsStreamTest, IdenticalUnreadableSegmentsAreEachDeadLetteredAndCoun
   expect_matches(a, {});
   EXPECT_EQ(r1.dead_letters.size(), 2u) << "each copy is dead-lettered";
 
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
-  EXPECT_EQ(api_.requests, 1) << "steady state: both copies counted against totalCount";
-  EXPECT_TRUE(r2.dead_letters.empty());
+  auto r2 = steady_pass(r1.final_cursor, a, kT0 + 600'000);
 
   auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 3'700'000);  // full
   EXPECT_TRUE(r3.dead_letters.empty()) << "a full snapshot lists both again: nothing new";
@@ -319,10 +315,7 @@ TEST_F(SegmentsStreamTest, IdenticalUnreadableSegmentsAreEachDeadLetteredAndCoun
   publish();
   auto r6 = run_pass(*stream(), r5.final_cursor, projects_, api_, a, kT0 + 4'000'000);
   EXPECT_EQ(r6.dead_letters.size(), 1u);
-  api_.requests = 0;
-  auto r7 = run_pass(*stream(), r6.final_cursor, projects_, api_, a, kT0 + 4'100'000);
-  EXPECT_EQ(api_.requests, 1);
-  EXPECT_TRUE(r7.dead_letters.empty());
+  auto r7 = steady_pass(r6.final_cursor, a, kT0 + 4'100'000);
   EXPECT_EQ(a.all.size(), 10u);
 }
 
