@@ -233,12 +233,21 @@ def all_streams_match_truth_through_mutations_faults_and_kill9(sim_bin, ldx):
         for s in STREAMS:
             last, records = check_stream(ws, sim, s)
             deletes[s] = sum(1 for r in last.values() if r["op"] == "delete")
-            # No live entity was ever deleted in the archive, not even for a while.
+            # Every archived delete names an id LaunchDarkly deleted at some point in the run
+            # (a wrong delete of an entity that was deleted for real later still passes:
+            # the truth keeps no deletion times).
             assert_deletes_only_of_deleted(ws, sim, s, records, ever_deleted[s])
         print("after %d kills (snapshots cut short: %s): deletes archived per stream %s; simulator %s" %
               (kills, sorted(cut), dict(deletes), mutated))
         for s in ("flags", "segments", "members", "projects", "environments", "metrics", "experiments"):
             check(deletes[s] > 0, "no %s delete was exercised" % s)
+        # Experiments are confirmed only inside deleted environments, where a wrong path
+        # would answer 404 as well: their deletes prove the path only if ldexport asked the
+        # spec's route (the one the simulator serves for a single experiment).
+        routes = sim.stats()["by_route"]
+        experiment_get = "GET /api/v2/projects/{projectKey}/environments/{environmentKey}/experiments/{experimentKey}"
+        check(routes.get(experiment_get, 0) > 0,
+              "experiment deletes were never confirmed on the spec's route: %s" % sorted(routes))
         assert_no_secrets(ws)
         ws.assert_token_nowhere(sim.token)
     ws.cleanup()

@@ -11,8 +11,9 @@
 //   members       /api/v2/members/{id}
 //   teams         /api/v2/teams/{teamKey}
 //   metrics       /api/v2/metrics/{projectKey}/{metricKey}
-// (flags: flags_stream_test; experiments, which need a SourceContext for their beta
-// client, are checked end to end against ld-simulator.)
+// (flags: flags_stream_test. Experiments need a SourceContext for their beta client and
+// are not covered here: the e2e test of all streams checks that their deletes were
+// confirmed on the spec's route, in the simulator's per-route counts.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
