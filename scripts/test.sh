@@ -16,12 +16,9 @@ jobs=$(nproc)
 phase() { echo "== $1 (at $((SECONDS / 60))m$((SECONDS % 60))s)"; }
 # The test builds carry no full debug information (-g): it costs a third of the build
 # time and nothing here reads it. The sanitizer build keeps line tables (-g1) so its
-# reports name file:line. Builds are most of the suite's time on 2 cores, so the tests
-# build at -O1 (a quarter less compile time than -O2; nothing here measures speed: the
-# benchmarks build on their own) and the sanitizer build at -O0 (a quarter less again;
-# its tests take about a minute more).
-phase "build (-O1, warnings are errors)"
-bash scripts/build.sh ci -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG"
+# reports name file:line.
+phase "build (-O2, warnings are errors)"
+bash scripts/build.sh ci -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG"
 phase "config examples"
 for f in config/*.yaml; do
   LD_API_TOKEN=api-validate-only build/ci/bin/ldexport validate -c "$f"
@@ -36,7 +33,7 @@ if [ "${LDX_SKIP_SANITIZERS:-0}" != "1" ]; then
   # under the sanitizers, so only their binaries are built; the end-to-end and chaos
   # suites ran in the plain build above.
   LDX_BUILD_TARGETS="ldx_unit_tests ld-simulator ldexport kafka-mock kafka_integration_tests ldx_postgres_integration_tests" \
-    bash scripts/build.sh asan -DLDX_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -g1"
+    bash scripts/build.sh asan -DLDX_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1"
   phase "tests under ASan + UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build/asan --output-on-failure -j "$jobs" --timeout 1800 -L "unit|conformance|integration"
