@@ -186,12 +186,10 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
   // every time its page is read again (the next pass's lookback, a resumed page).
   std::map<size_t, DeadLetter> unreadable;
   for (auto item : items) {
-    auto id = get_string(item, "_id");
+    std::string raw;
+    const bool unrepresentable = rewritten && has_rewritten_number(raw = simdjson::minify(item));
     DeadLetter d;
-    if (std::string raw; rewritten && has_rewritten_number(raw = simdjson::minify(item))) {
-      d = {stream_, "audit entry " + std::string(id ? *id : "without _id") + " " + kUnrepresentableNumberReason,
-           restore_rewritten_numbers(raw), now};
-    } else {
+    if (!unrepresentable) {
       auto rec = normalize_audit_entry(item, policy_, now);
       if (rec.is_ok()) {
         page_items.push_back({rec->id, *rec->occurred_at_ms});
@@ -199,6 +197,12 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
         continue;
       }
       d = {stream_, rec.status().message(), simdjson::minify(item), now};
+    }
+    // Only an entry that cannot be exported gets here: the hot path reads no field twice.
+    auto id = get_string(item, "_id");
+    if (unrepresentable) {
+      d = {stream_, "audit entry " + std::string(id ? *id : "without _id") + " " + kUnrepresentableNumberReason,
+           restore_rewritten_numbers(raw), now};
     }
     auto date = get_int64(item, "date");
     if (!id || id->empty() || !date) {
