@@ -4,6 +4,9 @@
 
 #include <map>
 #include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "common/normalize.h"
 #include "sources/entity/snapshot_stream_base.h"
@@ -83,6 +86,8 @@ class FlagsSnapshotStream final : public SnapshotStream {
   }
   [[nodiscard]] const SecretPolicy& policy() const { return policy_; }
   [[nodiscard]] const Selection& selection() const { return sel_; }
+  // Per project discovery listed this pass, the environments the flags are read with.
+  [[nodiscard]] const std::map<std::string, std::vector<std::string>>& environments() const { return envs_; }
 
  private:
   std::string name_ = kFlagsStream;
@@ -247,15 +252,20 @@ class FlagsEntityStream final : public EntityStream {
     auto cursor_of = [this](const SnapshotState&) { return to_cursor(); };
     const bool full_due = state_.last_complete_started_ms() == 0 ||
                           now_ms - state_.last_complete_started_ms() >= cfg_.full_every.count();
-    if (state_.in_snapshot() || !cfg_.audit_refresh || full_due || project_vanished()) {
+    if (state_.in_snapshot() || !cfg_.audit_refresh || full_due || project_vanished() || environments_changed()) {
       if (!state_.in_snapshot()) {
         // Changes from now on are the audit refresh's; the snapshot covers everything before.
         refresh_ = FlagRefreshState{};
         refresh_.high = now_ms;
       }
+      // A snapshot that starts reads every flag with the environments listed now. One
+      // that resumes keeps the set it started with: the pages it read before hold that
+      // one, so a set that changed meanwhile makes the pass after it a snapshot again.
+      record_environments(/*snapshot_starts=*/!state_.in_snapshot());
       return std::unique_ptr<EntityPass>(
           std::make_unique<SnapshotPass>(flags_, state_, flags_.scopes(projects), now_ms, cursor_of));
     }
+    record_environments(/*snapshot_starts=*/false);
     std::vector<std::string> specs;
     if (flags_.selection().all_projects()) {
       specs.push_back("proj/*:env/*:flag/*");
@@ -285,6 +295,60 @@ class FlagsEntityStream final : public EntityStream {
     }
     return false;
   }
+  // A selected project whose environments (those the selection covers) are not the ones
+  // its flags were read with: LaunchDarkly deleted or created an environment, or the
+  // config selects other environments now. The audit log names no flag for either, so
+  // the refresh would keep a deleted environment's configuration in every flag's data
+  // (or lack a new one's) until the next full snapshot; that snapshot runs now instead.
+  // A changed selection counts too, on purpose: it is no deletion (nothing is deleted;
+  // each flag stays and is upserted again), but `data` should now hold the environments
+  // selected, and only a snapshot re-reads every flag. As for project_vanished, a
+  // discovery that failed never gets here. A project not recorded (new, or a cursor
+  // from before this was kept) is taken as read with the environments listed now.
+  // Only asked with `refresh: audit_log` when no snapshot is due or open (`full`
+  // snapshots on every pass; an open one is handled where begin_pass records the set).
+  [[nodiscard]] bool environments_changed() const {
+    for (const auto& [p, listed] : flags_.environments()) {
+      auto it = read_envs_.find(p);
+      if (it == read_envs_.end()) continue;
+      const std::set<std::string> now(listed.begin(), listed.end());
+      if (now == it->second) continue;
+      std::vector<std::string> added;
+      std::vector<std::string> deleted;
+      std::vector<std::string> deselected;
+      for (const auto& e : now) {
+        if (!it->second.count(e)) added.push_back(e);
+      }
+      for (const auto& e : it->second) {
+        if (now.count(e)) continue;
+        (flags_.selection().environment(e) ? deleted : deselected).push_back(e);
+      }
+      std::string what;
+      auto say = [&what](const std::vector<std::string>& envs, const char* how) {
+        if (envs.empty()) return;
+        if (!what.empty()) what += "; ";
+        for (size_t i = 0; i < envs.size(); ++i) what += (i ? ", " : "") + envs[i];
+        what += std::string(" ") + how;
+      };
+      say(added, "appeared");
+      say(deleted, "no longer listed by LaunchDarkly");
+      say(deselected, "no longer selected");
+      spdlog::info("stream flags: project {}: environments changed ({}); a full snapshot re-reads its flags", p, what);
+      return true;
+    }
+    return false;
+  }
+  // Keeps, per listed project, the environments the state's flags hold: the listed ones
+  // when a snapshot starts or for a project not recorded yet, else the recorded ones.
+  void record_environments(bool snapshot_starts) {
+    std::map<std::string, std::set<std::string>> next;
+    for (const auto& [p, listed] : flags_.environments()) {
+      auto it = read_envs_.find(p);
+      next[p] = (snapshot_starts || it == read_envs_.end()) ? std::set<std::string>(listed.begin(), listed.end())
+                                                             : it->second;
+    }
+    read_envs_ = std::move(next);
+  }
   Status load(const nlohmann::json& cursor) {
     auto st = snapshot_from_cursor(cursor, kFlagsStream);
     if (!st.is_ok()) return st.status();
@@ -292,11 +356,29 @@ class FlagsEntityStream final : public EntityStream {
     auto rf = FlagRefreshState::from_json(cursor.is_object() ? cursor.value("refresh", nlohmann::json()) : nullptr);
     if (!rf.is_ok()) return rf.status();
     refresh_ = std::move(rf.value());
+    read_envs_.clear();
+    // Absent in cursors written before it was kept: unknown, nothing to compare with.
+    if (cursor.is_object() && cursor.contains("environments")) {
+      const auto& j = cursor["environments"];
+      try {
+        if (!j.is_object()) throw std::invalid_argument("not an object");
+        for (const auto& [p, envs] : j.items()) {
+          if (!envs.is_array()) throw std::invalid_argument("the value of project '" + p + "' is not an array");
+          for (const auto& e : envs) read_envs_[p].insert(e.get<std::string>());
+        }
+      } catch (const std::exception& e) {
+        return Status::fatal(
+            std::string("flags cursor: environments (project key -> [environment keys]) is malformed: ") + e.what());
+      }
+    }
     return Status::ok();
   }
   [[nodiscard]] nlohmann::json to_cursor() const {
     nlohmann::json j = snapshot_cursor(state_);
     j["refresh"] = refresh_.to_json();
+    nlohmann::json envs = nlohmann::json::object();
+    for (const auto& [p, keys] : read_envs_) envs[p] = keys;
+    j["environments"] = std::move(envs);
     return j;
   }
 
@@ -305,6 +387,9 @@ class FlagsEntityStream final : public EntityStream {
   FlagRefreshLogic logic_;
   SnapshotState state_;
   FlagRefreshState refresh_;
+  // Per listed project, the environment keys the state's flags were read with (the
+  // cursor's "environments"): those of the last snapshot's start, plus projects since.
+  std::map<std::string, std::set<std::string>> read_envs_;
 };
 
 }  // namespace
