@@ -371,6 +371,164 @@ TEST_F(FlagsRefreshTest, AnUnconfirmedUpsertOfAFlagDeletedSinceIsDeletedByTheRef
   expect_matches(kafka, {"flag-9"});
 }
 
+// --- refresh: audit_log, when a selected project's environments change ---
+// LaunchDarkly deletes or creates an environment: the audit log names no flag, yet every
+// flag's data (its `environments` map) changes. The pass after it is a full snapshot.
+
+class FlagsEnvironmentsTest : public FlagsRefreshTest {
+ protected:
+  static constexpr int64_t kT0 = 1'800'000'000'000;
+  // LaunchDarkly as it is with environments `envs` (sorted, as discovery lists them):
+  // each flag holds exactly those, and the lists and GETs ask for exactly those.
+  void publish_with(const std::vector<std::string>& envs) {
+    std::string q;
+    for (const auto& e : envs) q += "&env=" + e;
+    const std::string live = "/api/v2/flags/default?summary=0" + q;
+    const std::string archived = live + "&filter=state:archived";
+    api_.lists.clear();
+    api_.singles.clear();
+    api_.lists[live];
+    api_.lists[archived];
+    for (const auto* m : {&world_.live, &world_.archived}) {
+      for (const auto& [k, f0] : *m) {
+        nlohmann::json f = f0;
+        nlohmann::json fe = nlohmann::json::object();
+        for (const auto& e : envs) {
+          fe[e] = f0["environments"].contains(e) ? f0["environments"][e]
+                                                 : nlohmann::json{{"on", true}, {"version", 1}, {"lastModified", 1}};
+        }
+        f["environments"] = fe;
+        api_.lists[m == &world_.live ? live : archived].push_back(f);
+        api_.singles["/api/v2/flags/default/" + k + "?" + q.substr(1)] = f;
+      }
+    }
+    projects_ = {test::project("default", envs)};
+  }
+  // A complete pass that read every list page (7 live flags at 2 per page, 1 archived).
+  static constexpr int kSnapshotRequests = 5;
+  void expect_every_flag_holds(const Archive& a, const std::vector<std::string>& envs) {
+    ASSERT_EQ(a.last.size(), 8u);
+    for (const auto& [id, e] : a.last) {
+      EXPECT_EQ(e["op"], "upsert") << id;
+      std::vector<std::string> held;
+      for (const auto& [env, v] : e["data"]["environments"].items()) held.push_back(env);
+      EXPECT_EQ(held, envs) << id;
+    }
+  }
+};
+
+TEST_F(FlagsEnvironmentsTest, AnEnvironmentLaunchDarklyDeletedMakesTheNextPassAFullSnapshot) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  ASSERT_TRUE(r1.completed);
+  EXPECT_EQ(r1.final_cursor["environments"], nlohmann::json::parse(R"({"default":["production","test"]})"));
+  publish_with({"production"});  // "test" deleted
+  const size_t before = a.all.size();
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, kSnapshotRequests) << "a full snapshot, not an audit read";
+  EXPECT_EQ(a.all.size() - before, 8u) << "every flag is upserted again";
+  expect_every_flag_holds(a, {"production"});
+  EXPECT_EQ(r2.final_cursor["environments"], nlohmann::json::parse(R"({"default":["production"]})"));
+  api_.requests = 0;
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
+  ASSERT_TRUE(r3.completed);
+  EXPECT_EQ(api_.requests, 1) << "then refreshes from the audit log again";
+}
+
+TEST_F(FlagsEnvironmentsTest, AnEnvironmentLaunchDarklyCreatedMakesTheNextPassAFullSnapshot) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  publish_with({"production", "staging", "test"});
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, kSnapshotRequests);
+  expect_every_flag_holds(a, {"production", "staging", "test"});
+  for (const auto& e : a.all) EXPECT_NE(e["op"], "delete");
+}
+
+TEST_F(FlagsEnvironmentsTest, UnchangedEnvironmentsKeepRefreshing) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, 1);
+  EXPECT_EQ(a.all.size(), 8u);
+  EXPECT_EQ(r2.final_cursor["environments"], r1.final_cursor["environments"]);
+}
+
+// The config stops selecting "test" (LaunchDarkly still has it): no flag is deleted,
+// but their data should no longer hold it, and only a full snapshot re-reads them all.
+TEST_F(FlagsEnvironmentsTest, AChangedEnvironmentSelectionMakesTheNextPassAFullSnapshotWithoutDeletes) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  ld_.environments = {"production"};
+  publish_with({"production"});
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, kSnapshotRequests);
+  expect_every_flag_holds(a, {"production"});
+}
+
+// Cursors written before the environments were kept: nothing to compare with, so no
+// snapshot is forced; the pass records the environments listed, and compares from then on.
+TEST_F(FlagsEnvironmentsTest, ACursorWithoutEnvironmentsLoadsAndForcesNoSnapshot) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  nlohmann::json old = r1.final_cursor;
+  ASSERT_EQ(old.erase("environments"), 1u);
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), old, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, 1);
+  EXPECT_EQ(r2.final_cursor["environments"], nlohmann::json::parse(R"({"default":["production","test"]})"));
+  publish_with({"production"});
+  api_.requests = 0;
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
+  ASSERT_TRUE(r3.completed);
+  EXPECT_EQ(api_.requests, kSnapshotRequests);
+  expect_every_flag_holds(a, {"production"});
+}
+
+TEST_F(FlagsEnvironmentsTest, AMalformedEnvironmentsMemberIsAnErrorNamingIt) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  for (const char* bad : {R"("production")", R"(["production"])", R"({"default":"production"})",
+                          R"({"default":[1]})", "null"}) {
+    SCOPED_TRACE(bad);
+    nlohmann::json c = r1.final_cursor;
+    c["environments"] = nlohmann::json::parse(bad);
+    auto p = stream()->begin_pass(c, projects_, kT0 + 600'000);
+    ASSERT_FALSE(p.is_ok());
+    EXPECT_NE(p.status().message().find("flags cursor: environments"), std::string::npos) << p.status().message();
+  }
+}
+
+// A snapshot that resumes after the environments changed reads its remaining pages with
+// the new ones; the flags it read before still hold the deleted environment. The set
+// recorded stays the one the snapshot started with, so the pass after it is a full
+// snapshot again.
+TEST_F(FlagsEnvironmentsTest, AChangeWhileASnapshotIsOpenMakesTheNextPassAFullSnapshotToo) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  // full_every later: a snapshot, interrupted after its first two pages.
+  auto crashed = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 3'700'000, 2);
+  ASSERT_FALSE(crashed.completed);
+  publish_with({"production"});
+  auto resumed = run_pass(*stream(), crashed.final_cursor, projects_, api_, a, kT0 + 3'710'000);
+  ASSERT_TRUE(resumed.completed);
+  EXPECT_EQ(resumed.final_cursor["environments"], nlohmann::json::parse(R"({"default":["production","test"]})"));
+  api_.requests = 0;
+  auto r3 = run_pass(*stream(), resumed.final_cursor, projects_, api_, a, kT0 + 3'720'000);
+  ASSERT_TRUE(r3.completed);
+  EXPECT_EQ(api_.requests, kSnapshotRequests);
+  expect_every_flag_holds(a, {"production"});
+}
+
 TEST(FlagOfResource, NamesOneFlag) {
   EXPECT_EQ(flag_of_resource("proj/default:env/production:flag/new-ui;beta"),
             std::make_pair(std::string("default"), std::string("new-ui")));
