@@ -366,6 +366,20 @@ def flags_refresh_from_the_audit_log(sim_bin, ldx):
         records, _, requests, _ = summary(out)["flags"]
         check(records == 0 and requests <= 1 + 2, "steady refresh: discovery and the audit page(s): %s" % out)
         check_stream(ws, sim, "flags")
+        # LaunchDarkly deletes an environment: the audit log names no flag, yet every flag
+        # of its project loses that environment's configuration (its _version unchanged).
+        # The next pass is a full snapshot that upserts them without it, not full_every later.
+        done = sim_post(sim, "/_sim/mutate?n=1&kind=environment_deleted")["mutations"]
+        check(len(done) == 1 and done[0]["kind"] == "environment_deleted", "mutation: %r" % done)
+        project, env = done[0]["id"].split("/")
+        p = ws.once(sim)
+        last, _ = check_stream(ws, sim, "flags")
+        stale = sorted(i for i, r in last.items() if i.split("/")[0] == project and r["op"] == "upsert"
+                       and env in (r["data"].get("environments") or {}))
+        check(not stale, "flags still hold deleted environment %s/%s: %s\n%s" %
+              (project, env, stale[:5], p.stdout[-3000:]))
+        line = "stream flags: project %s: environments changed (%s no longer listed by LaunchDarkly)" % (project, env)
+        check(line in p.stdout + p.stderr, "no log line %r:\n%s" % (line, (p.stdout + p.stderr)[-3000:]))
         ws.cleanup()
 
 
