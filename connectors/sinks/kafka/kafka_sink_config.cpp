@@ -114,8 +114,9 @@ std::unique_ptr<SinkConfig> parse_kafka_sink_config(ConfigNode& node) {
   c->timeout = node.duration("timeout", c->timeout);
   if (c->timeout < Millis(1000)) node.error_at("timeout", "must be at least 1s");
 
-  if (node.has("properties")) {
-    ConfigNode props = node.child("properties");
+  // Read even when empty (`properties:` with no entries): reading marks the key known.
+  ConfigNode props = node.child("properties");
+  if (props.is_map()) {
     // librdkafka itself judges names and values, so a typo is reported here, at load time.
     kafka::Conf scratch(rd_kafka_conf_new());
     for (const std::string& key : props.keys()) {

@@ -79,6 +79,20 @@ TEST(KafkaSinkConfig, ReadsEveryKey) {
   EXPECT_EQ(k->properties[1], (std::pair<std::string, std::string>{"linger.ms", "5"}));
 }
 
+// `properties:` left empty (YAML null) is no properties, not an unknown key; a
+// properties value that is not a mapping is an error at its key.
+TEST(KafkaSinkConfig, EmptyPropertiesAreNoneAndAListIsAnError) {
+  auto r = load_sink("    brokers: a:9092\n    properties:\n");
+  const auto* k = kafka_of(r);
+  ASSERT_NE(k, nullptr) << joined(r.errors);
+  EXPECT_TRUE(k->properties.empty());
+
+  auto bad = load_sink("    brokers: a:9092\n    properties: [linger.ms]\n");
+  ASSERT_FALSE(bad.config);
+  ASSERT_EQ(bad.errors.size(), 1u) << joined(bad.errors);
+  EXPECT_NE(bad.errors[0].find("sinks[0].properties: expected a mapping"), std::string::npos) << bad.errors[0];
+}
+
 TEST(KafkaSinkConfig, PropertiesThatWeakenDeliveryAreErrorsWithTheirLocation) {
   auto r = load_sink(
       "    brokers: a:9092\n"
