@@ -92,6 +92,11 @@ class SnapshotState {
   [[nodiscard]] size_t size() const { return known_.size(); }
   // Ids starting with `prefix` (e.g. "default/production/").
   [[nodiscard]] std::vector<std::string> ids_with_prefix(const std::string& prefix) const;
+  // Whether any known id starts with `prefix`, without copying them.
+  [[nodiscard]] bool has_id_with_prefix(const std::string& prefix) const {
+    auto it = known_.lower_bound(prefix);
+    return it != known_.end() && it->first.starts_with(prefix);
+  }
 
   // A listed item that could not be read, named "<scope key>/<content fingerprint>"
   // (see unreadable_name()): true when it is to be dead-lettered, i.e. when this copy is

@@ -258,9 +258,6 @@ class FlagsEntityStream final : public EntityStream {
         refresh_ = FlagRefreshState{};
         refresh_.high = now_ms;
       }
-      // A snapshot that starts reads every flag with the environments listed now. One
-      // that resumes keeps the set it started with: the pages it read before hold that
-      // one, so a set that changed meanwhile makes the pass after it a snapshot again.
       record_environments(/*snapshot_starts=*/!state_.in_snapshot());
       return std::unique_ptr<EntityPass>(
           std::make_unique<SnapshotPass>(flags_, state_, flags_.scopes(projects), now_ms, cursor_of));
@@ -295,24 +292,38 @@ class FlagsEntityStream final : public EntityStream {
     }
     return false;
   }
-  // A selected project whose environments (those the selection covers) are not the ones
-  // its flags were read with: LaunchDarkly deleted or created an environment, or the
-  // config selects other environments now. The audit log names no flag for either, so
-  // the refresh would keep a deleted environment's configuration in every flag's data
-  // (or lack a new one's) until the next full snapshot; that snapshot runs now instead.
-  // A changed selection counts too, on purpose: it is no deletion (nothing is deleted;
-  // each flag stays and is upserted again), but `data` should now hold the environments
-  // selected, and only a snapshot re-reads every flag. As for project_vanished, a
-  // discovery that failed never gets here. A project not recorded (new, or a cursor
-  // from before this was kept) is taken as read with the environments listed now.
-  // Only asked with `refresh: audit_log` when no snapshot is due or open (`full`
-  // snapshots on every pass; an open one is handled where begin_pass records the set).
+  // Whether the flags the state holds were read with other environments than discovery
+  // lists now, for some selected project (the environments the selection covers):
+  // LaunchDarkly deleted or created an environment, or the config selects other ones.
+  // The audit log names no flag for either, so the refresh would keep a deleted
+  // environment's configuration in every flag's data (or lack a new one's) until the
+  // next full snapshot; that snapshot runs now instead. A changed selection counts too,
+  // on purpose: nothing is deleted (each flag is upserted again), but `data` should hold
+  // the environments selected now, and only a snapshot re-reads every flag. Also:
+  // - a project listed now that the cursor does not name (created, or newly selected):
+  //   the refresh would read only its flags the audit log names from now on;
+  // - a project a resumed snapshot read partly with two sets (mixed_).
+  // A project with no known flag has nothing stale: its set is just recorded anew. As
+  // for project_vanished, a discovery that failed never gets here. Only asked with
+  // `refresh: audit_log` when no snapshot is due or open (`full` snapshots every pass).
   [[nodiscard]] bool environments_changed() const {
+    if (!envs_known_) return false;  // a cursor from before they were kept: recorded now
     for (const auto& [p, listed] : flags_.environments()) {
+      if (mixed_.count(p)) {
+        spdlog::info("stream flags: project {}: a snapshot resumed after its environments changed read its flags "
+                     "with two sets of them; a full snapshot re-reads its flags",
+                     p);
+        return true;
+      }
       auto it = read_envs_.find(p);
-      if (it == read_envs_.end()) continue;
+      if (it == read_envs_.end()) {
+        spdlog::info("stream flags: project {} is listed and its flags were never read (new, or newly selected); a "
+                     "full snapshot reads them",
+                     p);
+        return true;
+      }
       const std::set<std::string> now(listed.begin(), listed.end());
-      if (now == it->second) continue;
+      if (now == it->second || !state_.has_id_with_prefix(p + "/")) continue;
       std::vector<std::string> added;
       std::vector<std::string> deleted;
       std::vector<std::string> deselected;
@@ -338,16 +349,32 @@ class FlagsEntityStream final : public EntityStream {
     }
     return false;
   }
-  // Keeps, per listed project, the environments the state's flags hold: the listed ones
-  // when a snapshot starts or for a project not recorded yet, else the recorded ones.
+  // Records, per listed project, the environments the state's flags hold. A snapshot
+  // that starts reads every flag with the ones listed now. One that resumes reads its
+  // remaining pages with the ones listed now too, but the pages it read before hold the
+  // set it started with: that one is kept, and a project whose set differs is marked
+  // mixed, so the pass after the snapshot is a full one again (even if the set changes
+  // back meanwhile). A refresh pass gets here only when no project with known flags
+  // changed; the others (new, or without flags) take the set listed now.
   void record_environments(bool snapshot_starts) {
     std::map<std::string, std::set<std::string>> next;
+    std::set<std::string> mixed;
     for (const auto& [p, listed] : flags_.environments()) {
+      std::set<std::string> now(listed.begin(), listed.end());
       auto it = read_envs_.find(p);
-      next[p] = (snapshot_starts || it == read_envs_.end()) ? std::set<std::string>(listed.begin(), listed.end())
-                                                             : it->second;
+      if (!snapshot_starts && mixed_.count(p)) mixed.insert(p);
+      if (snapshot_starts || it == read_envs_.end() || it->second == now) {
+        next[p] = std::move(now);
+      } else if (state_.in_snapshot()) {
+        next[p] = it->second;
+        mixed.insert(p);
+      } else {
+        next[p] = std::move(now);
+      }
     }
     read_envs_ = std::move(next);
+    mixed_ = std::move(mixed);
+    envs_known_ = true;
   }
   Status load(const nlohmann::json& cursor) {
     auto st = snapshot_from_cursor(cursor, kFlagsStream);
@@ -357,18 +384,31 @@ class FlagsEntityStream final : public EntityStream {
     if (!rf.is_ok()) return rf.status();
     refresh_ = std::move(rf.value());
     read_envs_.clear();
+    mixed_.clear();
     // Absent in cursors written before it was kept: unknown, nothing to compare with.
-    if (cursor.is_object() && cursor.contains("environments")) {
+    envs_known_ = cursor.is_object() && cursor.contains("environments");
+    if (envs_known_) {
       const auto& j = cursor["environments"];
       try {
         if (!j.is_object()) throw std::invalid_argument("not an object");
         for (const auto& [p, envs] : j.items()) {
           if (!envs.is_array()) throw std::invalid_argument("the value of project '" + p + "' is not an array");
-          for (const auto& e : envs) read_envs_[p].insert(e.get<std::string>());
+          auto& keys = read_envs_[p];  // a project with none is recorded too
+          for (const auto& e : envs) keys.insert(e.get<std::string>());
         }
       } catch (const std::exception& e) {
         return Status::fatal(
             std::string("flags cursor: environments (project key -> [environment keys]) is malformed: ") + e.what());
+      }
+    }
+    if (cursor.is_object() && cursor.contains("environments_mixed")) {
+      const auto& j = cursor["environments_mixed"];
+      try {
+        if (!j.is_array()) throw std::invalid_argument("not an array");
+        for (const auto& p : j) mixed_.insert(p.get<std::string>());
+      } catch (const std::exception& e) {
+        return Status::fatal(std::string("flags cursor: environments_mixed ([project keys]) is malformed: ") +
+                             e.what());
       }
     }
     return Status::ok();
@@ -379,6 +419,7 @@ class FlagsEntityStream final : public EntityStream {
     nlohmann::json envs = nlohmann::json::object();
     for (const auto& [p, keys] : read_envs_) envs[p] = keys;
     j["environments"] = std::move(envs);
+    if (!mixed_.empty()) j["environments_mixed"] = mixed_;
     return j;
   }
 
@@ -390,6 +431,9 @@ class FlagsEntityStream final : public EntityStream {
   // Per listed project, the environment keys the state's flags were read with (the
   // cursor's "environments"): those of the last snapshot's start, plus projects since.
   std::map<std::string, std::set<std::string>> read_envs_;
+  // Projects a resumed snapshot read with two sets (the cursor's "environments_mixed").
+  std::set<std::string> mixed_;
+  bool envs_known_ = false;  // the cursor had "environments"
 };
 
 }  // namespace

@@ -311,7 +311,11 @@ TEST_F(FlagsRefreshTest, AProjectLaunchDarklyDeletedHasItsFlagsDeletedBeforeTheN
 TEST_F(FlagsRefreshTest, AProjectNoLongerSelectedKeepsRefreshing) {
   Archive a;
   const int64_t t0 = 1'800'000'000'000;
-  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, t0);
+  api_.lists["/api/v2/flags/other?summary=0&env=production"];
+  api_.lists["/api/v2/flags/other?summary=0&env=production&filter=state:archived"];
+  auto both = projects_;
+  both.push_back(test::project("other", {"production"}));
+  auto r1 = run_pass(*stream(), nullptr, both, api_, a, t0);
   ld_.projects = {"other"};
   api_.custom = [](const ApiCall& c, FakeApi& api) -> std::optional<ApiAnswer> {
     if (!c.target.starts_with("/api/v2/auditlog")) return std::nullopt;
@@ -397,12 +401,25 @@ class FlagsEnvironmentsTest : public FlagsRefreshTest {
           fe[e] = f0["environments"].contains(e) ? f0["environments"][e]
                                                  : nlohmann::json{{"on", true}, {"version", 1}, {"lastModified", 1}};
         }
-        f["environments"] = fe;
+        // Without env= LaunchDarkly leaves the environments map out (API-NOTES §2).
+        if (envs.empty()) {
+          f.erase("environments");
+        } else {
+          f["environments"] = fe;
+        }
         api_.lists[m == &world_.live ? live : archived].push_back(f);
-        api_.singles["/api/v2/flags/default/" + k + "?" + q.substr(1)] = f;
+        api_.singles["/api/v2/flags/default/" + k + (q.empty() ? "" : "?" + q.substr(1))] = f;
       }
     }
     projects_ = {test::project("default", envs)};
+  }
+  // Another project, with no flag, listed with environments `envs`.
+  void add_project_without_flags(const std::string& key, const std::vector<std::string>& envs) {
+    std::string q;
+    for (const auto& e : envs) q += "&env=" + e;
+    api_.lists["/api/v2/flags/" + key + "?summary=0" + q];
+    api_.lists["/api/v2/flags/" + key + "?summary=0" + q + "&filter=state:archived"];
+    projects_.push_back(test::project(key, envs));
   }
   // A complete pass that read every list page (7 live flags at 2 per page, 1 archived).
   static constexpr int kSnapshotRequests = 5;
@@ -527,6 +544,96 @@ TEST_F(FlagsEnvironmentsTest, AChangeWhileASnapshotIsOpenMakesTheNextPassAFullSn
   ASSERT_TRUE(r3.completed);
   EXPECT_EQ(api_.requests, kSnapshotRequests);
   expect_every_flag_holds(a, {"production"});
+}
+
+// The environments come back before the next pass: the set recorded is the one the
+// snapshot started with again, yet the flags read after the resume lack "test". The
+// project is marked mixed, so the pass after the snapshot is still a full one.
+TEST_F(FlagsEnvironmentsTest, AChangeWhileASnapshotIsOpenIsCaughtEvenIfUndoneBeforeTheNextPass) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  auto crashed = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 3'700'000, 2);
+  ASSERT_FALSE(crashed.completed);
+  publish_with({"production"});
+  auto resumed = run_pass(*stream(), crashed.final_cursor, projects_, api_, a, kT0 + 3'710'000);
+  ASSERT_TRUE(resumed.completed);
+  EXPECT_EQ(resumed.final_cursor["environments_mixed"], nlohmann::json::parse(R"(["default"])"));
+  publish_with({"production", "test"});  // back as it was when the snapshot started
+  api_.requests = 0;
+  auto r3 = run_pass(*stream(), resumed.final_cursor, projects_, api_, a, kT0 + 3'720'000);
+  ASSERT_TRUE(r3.completed);
+  EXPECT_EQ(api_.requests, kSnapshotRequests);
+  expect_every_flag_holds(a, {"production", "test"});
+  EXPECT_FALSE(r3.final_cursor.contains("environments_mixed"));
+  api_.requests = 0;
+  auto r4 = run_pass(*stream(), r3.final_cursor, projects_, api_, a, kT0 + 3'730'000);
+  ASSERT_TRUE(r4.completed);
+  EXPECT_EQ(api_.requests, 1) << "then refreshes from the audit log again";
+}
+
+TEST_F(FlagsEnvironmentsTest, AMalformedEnvironmentsMixedMemberIsAnErrorNamingIt) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  for (const char* bad : {R"("default")", R"({"default":1})", R"([1])"}) {
+    SCOPED_TRACE(bad);
+    nlohmann::json c = r1.final_cursor;
+    c["environments_mixed"] = nlohmann::json::parse(bad);
+    auto p = stream()->begin_pass(c, projects_, kT0 + 600'000);
+    ASSERT_FALSE(p.is_ok());
+    EXPECT_NE(p.status().message().find("flags cursor: environments_mixed"), std::string::npos)
+        << p.status().message();
+  }
+}
+
+// A project with no selected environment is recorded with none (its flags were listed
+// without env=), so an environment created in it later is caught like any other.
+TEST_F(FlagsEnvironmentsTest, AnEnvironmentCreatedInAProjectThatHadNoneMakesTheNextPassAFullSnapshot) {
+  publish_with({});
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  ASSERT_TRUE(r1.completed);
+  EXPECT_EQ(r1.final_cursor["environments"], nlohmann::json::parse(R"({"default":[]})"));
+  publish_with({"production"});
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, kSnapshotRequests);
+  expect_every_flag_holds(a, {"production"});
+}
+
+// A project the cursor does not name (created, or newly selected): the refresh would read
+// only the flags the audit log names from now on, so a full snapshot reads them all.
+TEST_F(FlagsEnvironmentsTest, ANewlyListedProjectMakesTheNextPassAFullSnapshot) {
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  ASSERT_TRUE(r1.completed);
+  add_project_without_flags("other", {"production"});
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, kSnapshotRequests + 2) << "both projects' lists";
+  EXPECT_EQ(r2.final_cursor["environments"],
+            nlohmann::json::parse(R"({"default":["production","test"],"other":["production"]})"));
+  api_.requests = 0;
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
+  ASSERT_TRUE(r3.completed);
+  EXPECT_EQ(api_.requests, 1);
+}
+
+// A project without flags has nothing stale: its environments changing costs no
+// snapshot, and its new set is recorded.
+TEST_F(FlagsEnvironmentsTest, EnvironmentsOfAProjectWithoutFlagsChangeWithoutASnapshot) {
+  add_project_without_flags("other", {"production"});
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
+  ASSERT_TRUE(r1.completed);
+  projects_.pop_back();
+  add_project_without_flags("other", {"production", "staging"});
+  api_.requests = 0;
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
+  ASSERT_TRUE(r2.completed);
+  EXPECT_EQ(api_.requests, 1) << "an audit read, no snapshot";
+  EXPECT_EQ(r2.final_cursor["environments"]["other"], nlohmann::json::parse(R"(["production","staging"])"));
 }
 
 TEST(FlagOfResource, NamesOneFlag) {
