@@ -8,6 +8,7 @@ namespace ldx {
 nlohmann::json CompletenessState::to_json() const {
   nlohmann::json j{{"window_ms", window_ms}, {"since", since}, {"checked_to", checked_to}};
   j["checked_from"] = checked_from ? nlohmann::json(*checked_from) : nlohmann::json();
+  j["checked_limit"] = checked_limit ? nlohmann::json(*checked_limit) : nlohmann::json();
   nlohmann::json ex = nlohmann::json::object();
   for (const auto& [ws, ids] : exported) ex[std::to_string(ws)] = ids;
   j["exported"] = std::move(ex);
@@ -28,6 +29,22 @@ Result<CompletenessState> CompletenessState::from_json(const nlohmann::json& j) 
   } catch (const std::exception& e) {
     return Status::fatal(std::string("audit_log cursor: completeness state is malformed: ") + e.what());
   }
+  // Absent (a cursor written before it existed) or null: CompletenessLogic::loaded fills
+  // it in when checked_from is set.
+  if (auto it = j.find("checked_limit"); it != j.end() && !it->is_null()) {
+    const bool fits = it->is_number_integer() &&
+                      (!it->is_number_unsigned() ||
+                       it->get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
+    if (!fits) {
+      return Status::fatal("audit_log cursor: completeness state is malformed: checked_limit must be an integer "
+                           "(milliseconds) or null");
+    }
+    s.checked_limit = it->get<int64_t>();
+    if (!s.checked_from || *s.checked_limit < *s.checked_from) {
+      return Status::fatal("audit_log cursor: completeness state is malformed: checked_limit without a checked_from "
+                           "at or below it");
+    }
+  }
   return s;
 }
 
@@ -40,6 +57,13 @@ int64_t CompletenessLogic::closed_limit(int64_t top) const {
   return window_start(top - lookback_ms_ - settle_ms_);
 }
 
+std::optional<int64_t> CompletenessLogic::cursor_limit(const AuditCursor& c) const {
+  std::optional<int64_t> top = c.high;
+  if (c.window && c.window->upper) top = std::max(top.value_or(*c.window->upper), *c.window->upper);
+  if (!top) return std::nullopt;
+  return closed_limit(*top);
+}
+
 CompletenessState CompletenessLogic::init(const AuditCursor& c) const {
   CompletenessState s;
   s.window_ms = window_ms_;
@@ -48,6 +72,33 @@ CompletenessState CompletenessLogic::init(const AuditCursor& c) const {
   if (c.window && c.window->upper) s.since = std::max(s.since, *c.window->upper + 1);
   s.checked_to = s.since;
   return s;
+}
+
+void CompletenessLogic::loaded(CompletenessState& s, const AuditCursor& c) const {
+  if (s.checked_from && !s.checked_limit) {
+    // Written before checked_limit existed. A committed cursor keeps checked_from only
+    // while the window whose checks set it is open, or once it completed and its end
+    // check has not finished; either way that window is still the newest the cursor
+    // knows (its top, or `high` once it completed, has not moved since), so its closed
+    // limit now is the limit those checks used. Falling back to checked_from itself (no
+    // top known: not written by this program) claims nothing was checked above it.
+    s.checked_limit = cursor_limit(c).value_or(*s.checked_from);
+    s.checked_limit = std::max(*s.checked_limit, *s.checked_from);
+  }
+  fold_checked(s);
+}
+
+void CompletenessLogic::fold_checked(CompletenessState& s) const {
+  if (s.checked_from && *s.checked_from <= s.checked_to) {
+    s.checked_to = std::max(s.checked_to, s.checked_limit.value_or(s.checked_to));
+    s.checked_from.reset();
+    s.checked_limit.reset();
+  }
+  // A window wholly below checked_to is never listed again: ids left there (by a cursor
+  // of an earlier version, which could skip windows) would stay in the cursor for good.
+  while (!s.exported.empty() && s.exported.begin()->first + window_ms_ <= s.checked_to) {
+    s.exported.erase(s.exported.begin());
+  }
 }
 
 void CompletenessLogic::record_exported(CompletenessState& s, const std::string& id, int64_t date) const {
@@ -59,9 +110,13 @@ void CompletenessLogic::record_exported(CompletenessState& s, const std::string&
 
 std::optional<CheckRange> CompletenessLogic::due_in_window(const CompletenessState& s, const AuditCursor& c) const {
   if (!c.window || !c.window->upper || !c.window->before) return std::nullopt;
-  const int64_t top = std::max(c.high.value_or(std::numeric_limits<int64_t>::min()), *c.window->upper);
-  const int64_t limit = closed_limit(top);
-  const int64_t hi = s.checked_from ? std::min(*s.checked_from, limit) : limit;
+  // Checked dates at or below this window's lower bound were checked in an earlier window
+  // (this window's own checks lie above it), and the check due at that window's end was
+  // cut short: it is due now, as everything below the lower bound has been walked.
+  if (s.checked_from && *s.checked_from <= c.window->lower && s.checked_to < *s.checked_from) {
+    return CheckRange{s.checked_to, *s.checked_from};
+  }
+  const int64_t hi = s.checked_from ? *s.checked_from : *cursor_limit(c);
   // Everything from the window after the one holding `before` up has been walked (the
   // entries at exactly `before` may be only partly done).
   const int64_t walked_from = window_start(*c.window->before) + window_ms_;
@@ -72,25 +127,26 @@ std::optional<CheckRange> CompletenessLogic::due_in_window(const CompletenessSta
 
 std::optional<CheckRange> CompletenessLogic::due_at_window_end(const CompletenessState& s,
                                                                const AuditCursor& c) const {
-  if (!c.high) return std::nullopt;
-  const int64_t limit = closed_limit(*c.high);
-  const int64_t hi = s.checked_from ? std::min(*s.checked_from, limit) : limit;
-  if (s.checked_to < hi) return CheckRange{s.checked_to, hi};
+  // With checks made within a window, the gap below them; once that is checked (and
+  // folded into checked_to), whatever closed since, through the newest window's limit.
+  std::optional<int64_t> hi = s.checked_from;
+  if (!hi && c.high) hi = closed_limit(*c.high);
+  if (hi && s.checked_to < *hi) return CheckRange{s.checked_to, *hi};
   return std::nullopt;
 }
 
-void CompletenessLogic::mark_checked(CompletenessState& s, const AuditCursor& c, std::optional<CheckRange> r,
-                                     bool window_end) const {
-  if (r) {
-    auto it = s.exported.lower_bound(window_start(r->from));
-    while (it != s.exported.end() && it->first < r->to) it = s.exported.erase(it);
+void CompletenessLogic::mark_checked(CompletenessState& s, CheckRange r) const {
+  auto it = s.exported.lower_bound(window_start(r.from));
+  while (it != s.exported.end() && it->first < r.to) it = s.exported.erase(it);
+  if (r.from <= s.checked_to) {
+    s.checked_to = std::max(s.checked_to, r.to);
+  } else {
+    // A check within the window, below the ones before it (due_in_window): the first
+    // one's top is the window's closed limit.
+    if (!s.checked_from) s.checked_limit = r.to;
+    s.checked_from = r.from;
   }
-  if (!window_end) {
-    if (r) s.checked_from = r->from;
-    return;
-  }
-  if (c.high) s.checked_to = std::max(s.checked_to, closed_limit(*c.high));
-  s.checked_from.reset();
+  fold_checked(s);
 }
 
 CompletenessTally::CompletenessTally(const CompletenessLogic& logic, const CompletenessState& s, CheckRange r)

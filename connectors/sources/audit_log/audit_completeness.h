@@ -39,9 +39,14 @@ struct CompletenessState {
   int64_t window_ms = 0;   // the grid the ids below are keyed on
   int64_t since = 0;       // entries dated from here on are counted
   int64_t checked_to = 0;  // every date in [since, checked_to) is checked
-  // Within the pass window in progress (which walks newest-first): [checked_from, limit)
-  // is checked too, limit being the window's closed limit.
+  // [checked_from, checked_limit) is checked too: the checks run while a pass window
+  // walks newest-first, checked_limit being that window's closed limit. Both are set
+  // together, and folded into checked_to once the gap below checked_from is checked (the
+  // check due at the window's end). The limit is kept rather than recomputed from the
+  // cursor: if that end check is cut short, the next window raises `high`, and a limit
+  // recomputed then would mark windows checked that were never listed again.
   std::optional<int64_t> checked_from;
+  std::optional<int64_t> checked_limit;
   // window start -> ids exported (or dead-lettered), not yet checked
   std::map<int64_t, std::set<std::string>> exported;
 
@@ -66,23 +71,30 @@ class CompletenessLogic {
   // State for a cursor that has none: from `start` on a first run; otherwise from just
   // after what the cursor already exported (those ids were never counted).
   [[nodiscard]] CompletenessState init(const AuditCursor& c) const;
+  // State read from a committed cursor `c`, made whole: a cursor written before
+  // checked_limit existed gets the limit its checks were computed against (see .cpp).
+  void loaded(CompletenessState& s, const AuditCursor& c) const;
 
   // An entry exported, or dead-lettered by the pass: accounted for either way.
   void record_exported(CompletenessState& s, const std::string& id, int64_t date) const;
 
   // After a page of a pass window that is still open: the range that page made
-  // checkable, if any.
+  // checkable, if any (first the end check of an earlier window, if it was cut short).
   [[nodiscard]] std::optional<CheckRange> due_in_window(const CompletenessState& s, const AuditCursor& c) const;
   // After the pass window completed (c.window is reset, c.high updated).
   [[nodiscard]] std::optional<CheckRange> due_at_window_end(const CompletenessState& s, const AuditCursor& c) const;
-  // Records that `r` was checked (and repaired): its ids are dropped and the checked
-  // region grows. `window_end` tells which of the two above produced it; with no range
-  // due at a window's end, call it with nullopt to close the window's bookkeeping.
-  void mark_checked(CompletenessState& s, const AuditCursor& c, std::optional<CheckRange> r, bool window_end) const;
+  // Records that `r` (from one of the two above) was checked (and repaired): its ids are
+  // dropped and the checked region grows by exactly `r`.
+  void mark_checked(CompletenessState& s, CheckRange r) const;
 
  private:
   // The newest date the export will not read again, on the window grid.
   [[nodiscard]] int64_t closed_limit(int64_t top) const;
+  // closed_limit of the newest date the cursor knows (its window's top while one is open).
+  [[nodiscard]] std::optional<int64_t> cursor_limit(const AuditCursor& c) const;
+  // Folds [checked_from, checked_limit) into checked_to once they meet; drops the ids of
+  // windows wholly below checked_to (no check will ever list them again).
+  void fold_checked(CompletenessState& s) const;
 
   int64_t window_ms_;
   int64_t lookback_ms_;

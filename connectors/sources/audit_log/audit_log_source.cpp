@@ -72,6 +72,7 @@ Status AuditLogSource::begin_pass(const nlohmann::json& committed_cursor) {
       if (!st.is_ok()) return st.status();
       if (st->window_ms == completeness_->window_ms()) {
         kept = std::move(st.value());
+        completeness_->loaded(*kept, cursor_);
       } else {
         // Ids are kept per window of the old size: count afresh from what comes next
         // (never re-export what the old counts cannot place).
@@ -247,10 +248,7 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
 void AuditLogSource::start_check_if_due(bool window_end) {
   auto range = window_end ? completeness_->due_at_window_end(completeness_state_, cursor_)
                           : completeness_->due_in_window(completeness_state_, cursor_);
-  if (!range) {
-    if (window_end) completeness_->mark_checked(completeness_state_, cursor_, std::nullopt, true);
-    return;
-  }
+  if (!range) return;
   RunningCheck ck;
   ck.range = *range;
   ck.window_end = window_end;
@@ -339,8 +337,12 @@ Result<std::optional<Batch>> AuditLogSource::finish_check() {
                  batch.records.size() == 1 ? "y" : "ies", format_rfc3339_ms(ck.range.from),
                  format_rfc3339_ms(ck.range.to));
   }
-  completeness_->mark_checked(completeness_state_, cursor_, ck.range, ck.window_end);
+  completeness_->mark_checked(completeness_state_, ck.range);
+  const bool window_end = ck.window_end;
   check_.reset();
+  // At a window's end, a check of the gap below the window's own checks may leave more
+  // due above them (an earlier window's end check was cut short): run that too now.
+  if (window_end) start_check_if_due(true);
   batch.cursor = cursor_json();
   return std::optional<Batch>(std::move(batch));
 }

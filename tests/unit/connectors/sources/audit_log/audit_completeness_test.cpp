@@ -42,7 +42,7 @@ TEST(AuditCompleteness, BackfillChecksClosedWindowsAsThePassWalksDown) {
   EXPECT_EQ(r->to, 9 * W);
   logic.record_exported(s, "in-8", 8 * W + 1);
   logic.record_exported(s, "in-9", 9 * W + 1);
-  logic.mark_checked(s, c, r, false);
+  logic.mark_checked(s, *r);
   EXPECT_EQ(s.checked_from, 8 * W);
   EXPECT_FALSE(s.exported.count(8 * W)) << "a checked window's ids are dropped";
   EXPECT_TRUE(s.exported.count(9 * W)) << "an open window's ids are kept";
@@ -57,7 +57,7 @@ TEST(AuditCompleteness, BackfillChecksClosedWindowsAsThePassWalksDown) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->from, 4 * W);
   EXPECT_EQ(r->to, 8 * W);
-  logic.mark_checked(s, c, r, false);
+  logic.mark_checked(s, *r);
 
   // The window completes: the rest below is due, then everything up to 9W is checked.
   c.window.reset();
@@ -66,7 +66,7 @@ TEST(AuditCompleteness, BackfillChecksClosedWindowsAsThePassWalksDown) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->from, 0);
   EXPECT_EQ(r->to, 4 * W);
-  logic.mark_checked(s, c, r, true);
+  logic.mark_checked(s, *r);
   EXPECT_EQ(s.checked_to, 9 * W);
   EXPECT_FALSE(s.checked_from);
   EXPECT_TRUE(s.exported.count(9 * W));
@@ -109,6 +109,7 @@ TEST(AuditCompleteness, StateSurvivesTheCursor) {
   AuditCursor c;
   CompletenessState s = logic.init(c);
   s.checked_from = 7 * W;
+  s.checked_limit = 8 * W;
   logic.record_exported(s, "a", 9 * W + 1);
   logic.record_exported(s, "b", 9 * W + 2);
   c.completeness = s.to_json();
@@ -119,8 +120,152 @@ TEST(AuditCompleteness, StateSurvivesTheCursor) {
   EXPECT_EQ(back->window_ms, W);
   EXPECT_EQ(back->since, 100);
   EXPECT_EQ(back->checked_from, 7 * W);
+  EXPECT_EQ(back->checked_limit, 8 * W);
   EXPECT_EQ(back->exported, s.exported);
   EXPECT_TRUE(CompletenessState::from_json(nlohmann::json{{"since", "x"}}).status().is_fatal());
+}
+
+// The check due at a window's end is cut short (SIGTERM, retries exhausted): the next
+// window ends higher up. The windows between the two closed limits used to be marked
+// checked at that window's end without being listed again, their ids kept for good.
+TEST(AuditCompleteness, AnEndCheckCutShortIsDoneInTheNextWindowAndSkipsNothing) {
+  CompletenessLogic logic(W, W, 0, 0);
+  AuditCursor c;
+  c.window = AuditWindow{};
+  CompletenessState s = logic.init(c);
+  c.window->upper = 10 * W + 500;
+  logic.record_exported(s, "in-9", 9 * W + 1);
+  logic.record_exported(s, "in-10", 10 * W + 1);
+  c.window->before = 3 * W + 10;
+  auto r = logic.due_in_window(s, c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->from, 4 * W);
+  EXPECT_EQ(r->to, 9 * W);
+  logic.mark_checked(s, *r);
+  EXPECT_EQ(s.checked_from, 4 * W);
+  EXPECT_EQ(s.checked_limit, 9 * W);
+
+  c.window.reset();
+  c.high = 10 * W + 500;
+  r = logic.due_at_window_end(s, c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->from, 0);
+  EXPECT_EQ(r->to, 4 * W);
+  // ... never finished. The state as committed with the window's last page:
+  c.completeness = s.to_json();
+  auto back = AuditCursor::from_json(c.to_json());
+  ASSERT_TRUE(back.is_ok());
+  auto loaded = CompletenessState::from_json(back->completeness);
+  ASSERT_TRUE(loaded.is_ok());
+  s = std::move(loaded.value());
+  logic.loaded(s, *back);
+  EXPECT_EQ(s.checked_limit, 9 * W);
+
+  // The next window (lower 9W+500) tops at 12W+10: limit 11W. Its first page makes the
+  // cut-short check due at once (everything below its lower bound was walked).
+  c.window = AuditWindow{};
+  c.window->lower = 9 * W + 500;
+  c.window->upper = 12 * W + 10;
+  c.window->before = 11 * W + 1;
+  logic.record_exported(s, "in-11", 11 * W + 5);
+  r = logic.due_in_window(s, c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->from, 0);
+  EXPECT_EQ(r->to, 4 * W);
+  logic.mark_checked(s, *r);
+  EXPECT_EQ(s.checked_to, 9 * W) << "through the limit of the window whose checks ran";
+  EXPECT_FALSE(s.checked_from);
+  EXPECT_FALSE(s.checked_limit);
+  EXPECT_FALSE(logic.due_in_window(s, c));
+
+  // Then as usual: walked windows below the new limit, then the rest at the end.
+  c.window->before = 9 * W + 600;
+  r = logic.due_in_window(s, c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->from, 10 * W);
+  EXPECT_EQ(r->to, 11 * W);
+  logic.mark_checked(s, *r);
+  c.window.reset();
+  c.high = 12 * W + 10;
+  r = logic.due_at_window_end(s, c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->from, 9 * W);
+  EXPECT_EQ(r->to, 10 * W);
+  logic.mark_checked(s, *r);
+  EXPECT_EQ(s.checked_to, 11 * W);
+  EXPECT_FALSE(s.checked_from);
+  EXPECT_EQ(s.exported.size(), 1u);
+  EXPECT_TRUE(s.exported.count(11 * W));
+}
+
+// If the next window ends on its first page, the cut-short check is due at its end, and
+// what closed since right after it.
+TEST(AuditCompleteness, AnEndCheckCutShortThenAOnePageWindow) {
+  CompletenessLogic logic(W, W, 0, 0);
+  AuditCursor c;
+  CompletenessState s = logic.init(c);
+  s.checked_from = 4 * W;
+  s.checked_limit = 9 * W;
+  c.high = 12 * W + 10;
+  auto r = logic.due_at_window_end(s, c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->from, 0);
+  EXPECT_EQ(r->to, 4 * W);
+  logic.mark_checked(s, *r);
+  EXPECT_EQ(s.checked_to, 9 * W);
+  r = logic.due_at_window_end(s, c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->from, 9 * W);
+  EXPECT_EQ(r->to, 11 * W);
+  logic.mark_checked(s, *r);
+  EXPECT_FALSE(logic.due_at_window_end(s, c));
+}
+
+// A cursor written before checked_limit existed loads, with the limit its checks used:
+// that of the newest window the cursor knows.
+TEST(AuditCompleteness, ACursorWithoutCheckedLimitLoads) {
+  CompletenessLogic logic(W, W, 0, 0);
+  nlohmann::json old{{"window_ms", W}, {"since", 0}, {"checked_to", 0}, {"checked_from", 4 * W},
+                     {"exported", {{std::to_string(9 * W), {"a"}}}}};
+  // The window in progress ran the checks.
+  AuditCursor open;
+  open.high = 5 * W;
+  open.window = AuditWindow{};
+  open.window->lower = 4 * W;
+  open.window->upper = 10 * W + 500;
+  auto s = CompletenessState::from_json(old);
+  ASSERT_TRUE(s.is_ok());
+  EXPECT_FALSE(s->checked_limit);
+  logic.loaded(*s, open);
+  EXPECT_EQ(s->checked_limit, 9 * W);
+  // The window completed, its end check not finished (a fresh window may be open).
+  AuditCursor done;
+  done.high = 10 * W + 500;
+  done.window = AuditWindow{};
+  done.window->lower = 9 * W + 500;
+  s = CompletenessState::from_json(old);
+  ASSERT_TRUE(s.is_ok());
+  logic.loaded(*s, done);
+  EXPECT_EQ(s->checked_limit, 9 * W);
+  EXPECT_EQ(s->exported.size(), 1u);
+}
+
+TEST(AuditCompleteness, AMalformedCheckedLimitIsAnErrorNamingIt) {
+  nlohmann::json j{{"window_ms", W}, {"since", 0}, {"checked_to", 0}, {"checked_from", 4 * W},
+                   {"exported", nlohmann::json::object()}};
+  for (const nlohmann::json& bad : {nlohmann::json("9"), nlohmann::json(1.5), nlohmann::json::array(),
+                                    nlohmann::json(18446744073709551615ULL), nlohmann::json(3 * W)}) {
+    j["checked_limit"] = bad;
+    auto s = CompletenessState::from_json(j);
+    ASSERT_FALSE(s.is_ok()) << bad;
+    EXPECT_TRUE(s.status().is_fatal());
+    EXPECT_NE(s.status().message().find("checked_limit"), std::string::npos) << s.status().message();
+  }
+  j["checked_from"] = nullptr;
+  j["checked_limit"] = 9 * W;
+  EXPECT_FALSE(CompletenessState::from_json(j).is_ok()) << "a limit without checks";
+  j["checked_limit"] = nullptr;
+  EXPECT_TRUE(CompletenessState::from_json(j).is_ok());
 }
 
 TEST(AuditCompleteness, TallyComparesCountsAndNamesTheMissing) {
@@ -203,7 +348,7 @@ TEST(AuditCompleteness, SimulatedExportRepairsEveryLateEntryExactlyOnce) {
   size_t repaired = 0;
   size_t max_ids = 0;
 
-  auto run_check = [&](CheckRange r, bool window_end) {
+  auto run_check = [&](CheckRange r) {
     CompletenessTally tally(logic, *s, r);
     std::vector<std::string> missing;
     bool more = true;
@@ -214,7 +359,7 @@ TEST(AuditCompleteness, SimulatedExportRepairsEveryLateEntryExactlyOnce) {
     }
     for (const auto& id : missing) ++exported[id];
     repaired += missing.size();
-    logic.mark_checked(*s, c, r, window_end);
+    logic.mark_checked(*s, r);
   };
 
   auto run_pass = [&] {
@@ -236,14 +381,10 @@ TEST(AuditCompleteness, SimulatedExportRepairsEveryLateEntryExactlyOnce) {
       for (const auto& [ws, set] : s->exported) ids += set.size();
       max_ids = std::max(max_ids, ids);
       if (out.window_done) {
-        if (auto r = logic.due_at_window_end(*s, c)) {
-          run_check(*r, true);
-        } else {
-          logic.mark_checked(*s, c, std::nullopt, true);
-        }
+        while (auto r = logic.due_at_window_end(*s, c)) run_check(*r);
         return;
       }
-      if (auto r = logic.due_in_window(*s, c)) run_check(*r, false);
+      if (auto r = logic.due_in_window(*s, c)) run_check(*r);
     }
   };
 
