@@ -198,7 +198,7 @@ void StreamRunner::read_pass(Queue& queue, std::vector<std::string> unconfirmed)
   try {
     if (!unconfirmed.empty()) source_->adopt_unconfirmed_upserts(std::move(unconfirmed));
     if (auto st = source_->begin_pass(committed_.source_cursor); !st.is_ok()) {
-      end = st;
+      end = st.with_context("stream " + cfg_.stream + ": ");  // as for next_batch below
     } else {
       while (!stop_.stop_requested() && !queue.closed()) {
         auto next = source_->next_batch();
