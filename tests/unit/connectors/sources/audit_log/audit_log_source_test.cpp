@@ -1,5 +1,5 @@
 // AuditLogSource driven over HTTP against a fake LaunchDarkly audit log: a completeness
-// check cut short at a window's end.
+// check cut short at a window's end, and what dead letters of the audit log hold.
 #include "sources/audit_log/audit_log_source.h"
 
 #include <gtest/gtest.h>
@@ -198,6 +198,64 @@ TEST(AuditLogSource, AnEndOfWindowCheckCutShortSkipsNoWindow) {
   AuditLogSource src3(cfg, h.ctx);
   auto p3 = run(src3, p2.cursor);
   EXPECT_EQ(p3.exported, std::vector<std::string>{"last"});
+}
+
+// With details, a detail LaunchDarkly answered but that cannot be exported is
+// dead-lettered; for an environment its versions hold the SDK and mobile keys, which the
+// dead letter held in clear. The record keeps the listing version, as the reason says.
+TEST(AuditLogSource, DeadLettersOfDetailsAreRedactedAndSayTheListingWasExported) {
+  FakeApi api;
+  const int64_t t = 100 * W;
+  const std::string keys = std::string(R"("apiKey":")") + kSdkKey + R"(","mobileKey":")" + kMobileKey +
+                           R"(","note":")" + kSdkKey + "\"";
+  api.add(t + 1, "twice");
+  api.detail("twice", FakeApi::item(t + 1, "twice", R"(,"x":1,"x":2,"currentVersion":{)" + keys + "}"));
+  api.add(t + 2, "big");
+  api.detail("big", FakeApi::item(t + 2, "big", R"(,"n":123456789012345678901234567890,"currentVersion":{)" + keys + "}"));
+  api.add(t + 3, "fine");
+  api.detail("fine", FakeApi::item(t + 3, "fine", R"(,"currentVersion":{)" + keys + "}"));
+
+  Harness h(api);
+  AuditLogConfig cfg;
+  cfg.details = true;
+  AuditLogSource src(cfg, h.ctx);
+  auto p = run(src, nullptr);
+  EXPECT_EQ(p.exported, (std::vector<std::string>{"fine", "big", "twice"}));
+  ASSERT_EQ(p.dead.size(), 2u);
+  for (const auto& d : p.dead) {
+    EXPECT_EQ(d.raw.find(kSdkKey), std::string::npos) << d.raw;
+    EXPECT_EQ(d.raw.find(kMobileKey), std::string::npos) << d.raw;
+    EXPECT_NE(d.raw.find(R"("apiKey":"[REDACTED]")"), std::string::npos) << d.raw;
+    EXPECT_NE(d.raw.find(R"("note":"[REDACTED]")"), std::string::npos) << d.raw;
+    EXPECT_NE(d.reason.find("; exported the listing without versions"), std::string::npos) << d.reason;
+  }
+  EXPECT_NE(p.dead[0].reason.find("audit entry big detail"), std::string::npos) << p.dead[0].reason;
+  EXPECT_NE(p.dead[0].raw.find(R"("n":123456789012345678901234567890)"), std::string::npos) << "as it came";
+  EXPECT_NE(p.dead[1].reason.find("audit entry twice detail:"), std::string::npos) << p.dead[1].reason;
+  EXPECT_NE(p.dead[1].raw.find(R"("x":1,"x":2)"), std::string::npos) << "both members kept: " << p.dead[1].raw;
+}
+
+// The listing's dead letters (and the check's) are redacted the same way.
+TEST(AuditLogSource, DeadLettersOfTheListingAreRedacted) {
+  FakeApi api;
+  const int64_t t = 100 * W;
+  const std::string keys = std::string(R"(,"apiKey":")") + kSdkKey + R"(","description":")" + kMobileKey + "\"";
+  api.add(t + 1, "twice", R"(,"x":1,"x":2)" + keys);
+  api.add(t + 2, "big", R"(,"n":123456789012345678901234567890)" + keys);
+  api.add(t + 3, "fine");
+
+  Harness h(api);
+  AuditLogConfig cfg;
+  AuditLogSource src(cfg, h.ctx);
+  auto p = run(src, nullptr);
+  EXPECT_EQ(p.exported, std::vector<std::string>{"fine"});
+  ASSERT_EQ(p.dead.size(), 2u);
+  for (const auto& d : p.dead) {
+    EXPECT_EQ(d.raw.find(kSdkKey), std::string::npos) << d.raw;
+    EXPECT_EQ(d.raw.find(kMobileKey), std::string::npos) << d.raw;
+    EXPECT_NE(d.raw.find(R"("description":"[REDACTED]")"), std::string::npos) << d.raw;
+  }
+  EXPECT_NE(p.dead[0].raw.find(R"("n":123456789012345678901234567890)"), std::string::npos) << "as it came";
 }
 
 }  // namespace
