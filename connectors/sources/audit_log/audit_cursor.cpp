@@ -1,12 +1,65 @@
 #include "sources/audit_log/audit_cursor.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace ldx {
+
+namespace {
+
+using nlohmann::json;
+
+// A malformed member, by its path in the cursor ("window.lower").
+struct Malformed {
+  std::string what;
+};
+
+constexpr const char* kResetHint = "; to export the stream again from `start`, run `ldexport checkpoints reset audit_log`";
+
+std::string found(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    case json::value_t::number_float: return "a number with a fraction or exponent";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    default: return std::string("a ") + v.type_name();
+  }
+}
+
+const json& member(const json& obj, const char* key, const std::string& path) {
+  auto it = obj.find(key);
+  if (it == obj.end()) throw Malformed{path + ": missing"};
+  return *it;
+}
+
+int64_t get_int(const json& v, const std::string& path) {
+  if (!v.is_number_integer()) throw Malformed{path + ": expected an integer, found " + found(v)};
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    throw Malformed{path + ": expected an integer of 64 bits, found " + v.dump()};
+  }
+  return v.get<int64_t>();
+}
+
+std::optional<int64_t> get_opt_int(const json& v, const std::string& path) {
+  if (v.is_null()) return std::nullopt;
+  return get_int(v, path);
+}
+
+const json& get_object(const json& v, const std::string& path) {
+  if (!v.is_object()) throw Malformed{path + ": expected an object, found " + found(v)};
+  return v;
+}
+
+}  // namespace
 
 nlohmann::json AuditCursor::to_json() const {
   nlohmann::json j{{"v", 1}};
   j["high"] = high ? nlohmann::json(*high) : nlohmann::json();
+  j["recent_from"] = recent_from ? nlohmann::json(*recent_from) : nlohmann::json();
   nlohmann::json rec = nlohmann::json::object();
   for (const auto& [id, date] : recent) rec[id] = date;
   j["recent"] = std::move(rec);
@@ -15,6 +68,7 @@ nlohmann::json AuditCursor::to_json() const {
     w["upper"] = window->upper ? nlohmann::json(*window->upper) : nlohmann::json();
     w["before"] = window->before ? nlohmann::json(*window->before) : nlohmann::json();
     w["done_at_before"] = window->done_at_before;
+    w["keep_from"] = window->keep_from ? nlohmann::json(*window->keep_from) : nlohmann::json();
     j["window"] = std::move(w);
   } else {
     j["window"] = nullptr;
@@ -27,21 +81,59 @@ Result<AuditCursor> AuditCursor::from_json(const nlohmann::json& j) {
   AuditCursor c;
   if (j.is_null()) return c;
   try {
-    if (!j.is_object() || j.value("v", 0) != 1) return Status::fatal("audit_log cursor: unknown cursor version");
-    if (!j.at("high").is_null()) c.high = j.at("high").get<int64_t>();
-    for (const auto& [id, date] : j.at("recent").items()) c.recent[id] = date.get<int64_t>();
-    const auto& w = j.at("window");
+    if (!j.is_object()) throw Malformed{"expected an object, found " + found(j)};
+    const auto v = j.find("v");
+    if (v == j.end() || *v != 1) {
+      return Status::fatal("audit_log cursor: unknown version " + (v == j.end() ? std::string("(none)") : v->dump()) +
+                           ", this ldexport reads version 1 (written by another ldexport?)" + kResetHint);
+    }
+    c.high = get_opt_int(member(j, "high", "high"), "high");
+    for (const auto& [id, date] : get_object(member(j, "recent", "recent"), "recent").items()) {
+      c.recent[id] = get_int(date, "recent." + id);
+    }
+    if (auto it = j.find("recent_from"); it != j.end()) c.recent_from = get_opt_int(*it, "recent_from");
+    const auto& w = member(j, "window", "window");
     if (!w.is_null()) {
+      get_object(w, "window");
       AuditWindow win;
-      win.lower = w.at("lower").get<int64_t>();
-      if (!w.at("upper").is_null()) win.upper = w.at("upper").get<int64_t>();
-      if (!w.at("before").is_null()) win.before = w.at("before").get<int64_t>();
-      for (const auto& id : w.at("done_at_before")) win.done_at_before.insert(id.get<std::string>());
+      win.lower = get_int(member(w, "lower", "window.lower"), "window.lower");
+      win.upper = get_opt_int(member(w, "upper", "window.upper"), "window.upper");
+      win.before = get_opt_int(member(w, "before", "window.before"), "window.before");
+      const auto& done = member(w, "done_at_before", "window.done_at_before");
+      if (!done.is_array()) throw Malformed{"window.done_at_before: expected an array, found " + found(done)};
+      for (size_t i = 0; i < done.size(); ++i) {
+        const std::string path = "window.done_at_before[" + std::to_string(i) + "]";
+        if (!done[i].is_string()) throw Malformed{path + ": expected a string, found " + found(done[i])};
+        win.done_at_before.insert(done[i].get<std::string>());
+      }
+      if (auto it = w.find("keep_from"); it != w.end()) win.keep_from = get_opt_int(*it, "window.keep_from");
+      if (!win.keep_from && win.upper) {
+        // Written before keep_from existed: the window kept its fresh entries from its
+        // top minus the lookback of then, which is unknown. Only those at the top itself
+        // are surely in `recent`; the window's end narrows `recent_from` to match, so
+        // the next window exports nothing twice. The cost, once: that window does not
+        // re-read the lookback for entries that became visible late.
+        win.keep_from = std::max(c.high.value_or(*win.upper), *win.upper);
+      }
       c.window = std::move(win);
     }
+    if (c.high && !c.recent_from) {
+      // Written before recent_from existed: `recent` held every id dated from high minus
+      // the lookback of then, which is unknown (the configured one may have changed since;
+      // high minus the configured one could re-export). Its oldest date is at or above
+      // that bound, so `recent` is surely complete from there on: the next window exports
+      // nothing twice. Between the bound and that date nothing had been exported (else
+      // `recent` would hold it), so nothing is skipped either but entries that become
+      // visible there late, once. With nothing in `recent` not even the entries at `high`
+      // itself are remembered: start after them.
+      c.recent_from = *c.high == std::numeric_limits<int64_t>::max() ? *c.high : *c.high + 1;
+      for (const auto& [id, date] : c.recent) c.recent_from = std::min(*c.recent_from, date);
+    }
     if (auto it = j.find("completeness"); it != j.end()) c.completeness = *it;
+  } catch (const Malformed& e) {
+    return Status::fatal("audit_log cursor is malformed: " + e.what + kResetHint);
   } catch (const nlohmann::json::exception& e) {
-    return Status::fatal(std::string("audit_log cursor is malformed: ") + e.what());
+    return Status::fatal(std::string("audit_log cursor is malformed: ") + e.what() + kResetHint);
   }
   return c;
 }
@@ -49,7 +141,12 @@ Result<AuditCursor> AuditCursor::from_json(const nlohmann::json& j) {
 void AuditCursorLogic::begin(AuditCursor& c) const {
   if (c.window) return;
   AuditWindow w;
-  w.lower = c.high ? *c.high - lookback_ms_ : start_ms_;
+  w.lower = start_ms_;
+  if (c.high) {
+    // Never below recent_from: what is older may have been exported and not remembered.
+    w.lower = *c.high - lookback_ms_;
+    if (c.recent_from) w.lower = std::max(w.lower, *c.recent_from);
+  }
   c.window = std::move(w);
 }
 
@@ -94,20 +191,26 @@ AuditPageOutcome AuditCursorLogic::ingest(AuditCursor& c, const std::vector<Audi
     }
   }
   // Remember what this window exported near its top for the next window's overlap.
-  if (w.upper || c.high) {
-    const int64_t top = w.upper ? (c.high ? std::max(*c.high, *w.upper) : *w.upper) : *c.high;
-    for (size_t k : out.fresh) {
-      if (items[k].date >= top - lookback_ms_) c.recent[items[k].id] = items[k].date;
-    }
+  // Fresh entries imply `upper` is set: keep_from is fixed from the window's top then.
+  if (w.upper && !w.keep_from) w.keep_from = std::max(c.high.value_or(*w.upper), *w.upper) - lookback_ms_;
+  for (size_t k : out.fresh) {
+    if (w.keep_from && items[k].date >= *w.keep_from) c.recent[items[k].id] = items[k].date;
   }
   out.window_done = reached_lower || !has_next;
   if (out.window_done) {
     if (w.upper) c.high = std::max(c.high.value_or(*w.upper), *w.upper);
-    c.window.reset();
     if (c.high) {
-      const int64_t keep_from = *c.high - lookback_ms_;
-      std::erase_if(c.recent, [&](const auto& kv) { return kv.second < keep_from; });
+      // `recent` now holds every id exported from max(recent_from, keep_from) on (the
+      // earlier ones from recent_from, this window's from keep_from); nothing more is
+      // needed below high - lookback. After a raised lookback this stays at the old
+      // bound until `high` has moved on by the difference.
+      int64_t from = *c.high - lookback_ms_;
+      if (c.recent_from) from = std::max(from, *c.recent_from);
+      if (w.keep_from) from = std::max(from, *w.keep_from);
+      c.recent_from = from;
+      std::erase_if(c.recent, [&](const auto& kv) { return kv.second < from; });
     }
+    c.window.reset();
   }
   return out;
 }

@@ -11,6 +11,16 @@
 // date >= high - lookback: the next window re-reads that overlap (entries that became
 // visible late) and drops what `recent` already holds. Inclusiveness of the API's
 // before/after is unstated, so both bounds are widened by 1 ms and filtered here.
+//
+// `recent_from` is the date from which `recent` holds *every* id exported, and a window
+// never reads below it: an entry older than that may have been exported without being
+// remembered, and reading it again would export it twice. It is high - lookback while
+// the lookback stays the same. After `lookback` is raised, the next window starts at
+// `recent_from` (not high - the new lookback) and the overlap grows, window after window,
+// as `recent` fills up to the new lookback; after it is lowered, `recent_from` follows
+// high - lookback at once. Entries re-fetched by the completeness check are not in
+// `recent`: they are dated below the closed limit (high - lookback - settle), so below
+// `recent_from` as well, and no later window reads them again.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,17 +41,26 @@ struct AuditWindow {
   std::optional<int64_t> upper;    // set from the first page
   std::optional<int64_t> before;   // oldest date reached; everything newer is done
   std::set<std::string> done_at_before;  // ids done at exactly `before`
+  // Fresh entries dated from here on go into `recent`; set with `upper` (the window's
+  // top minus the lookback then) and kept, so a lookback changed by a restart in the
+  // middle of the window cannot leave out of `recent` entries it exported before.
+  std::optional<int64_t> keep_from;
 };
 
 struct AuditCursor {
   std::optional<int64_t> high;            // newest date of the last completed window
-  std::map<std::string, int64_t> recent;  // id -> date, for dates >= high - lookback
+  std::map<std::string, int64_t> recent;  // id -> date, for dates >= recent_from
+  // Every id exported with a date from here on is in `recent` (see above). Unset only
+  // before the first window that exported something completes.
+  std::optional<int64_t> recent_from;
   std::optional<AuditWindow> window;      // the window in progress
   // The completeness check's state (audit_completeness.h), kept opaque here; null when
   // the check is off.
   nlohmann::json completeness;
 
   [[nodiscard]] nlohmann::json to_json() const;
+  // Checks every member's type; an error names the member by its path (e.g.
+  // "window.lower") and says how to start the stream again.
   static Result<AuditCursor> from_json(const nlohmann::json& j);
 };
 

@@ -224,8 +224,9 @@ TEST(AuditCursor, InclusiveApiBoundsDoNotDuplicate) {
 TEST(AuditCursor, CursorRoundTripsAndRejectsUnknownVersions) {
   AuditCursor c;
   c.high = 42;
+  c.recent_from = 30;
   c.recent["a"] = 41;
-  c.window = AuditWindow{10, 40, 20, {"x", "y"}};
+  c.window = AuditWindow{10, 40, 20, {"x", "y"}, 35};
   auto back = AuditCursor::from_json(c.to_json());
   ASSERT_TRUE(back.is_ok());
   EXPECT_EQ(back->to_json(), c.to_json());
@@ -242,6 +243,201 @@ TEST(AuditCursor, RecentIsPrunedToTheLookback) {
   ASSERT_TRUE(c.high);
   for (const auto& [id, date] : c.recent) EXPECT_GE(date, *c.high - 10'000) << id;
   EXPECT_FALSE(c.recent.empty());
+}
+
+// Runs one pass and returns how many times each id was exported over all passes.
+void add_counts(std::map<std::string, int>& counts, const PassResult& r) {
+  for (const auto& id : r.exported) ++counts[id];
+}
+
+void expect_none_twice(const std::map<std::string, int>& counts) {
+  for (const auto& [id, n] : counts) EXPECT_EQ(n, 1) << id << " exported " << n << " times";
+}
+
+// One entry a minute for 100 minutes before kEnd.
+FakeLog minute_log() {
+  FakeLog log;
+  for (int i = 0; i < 100; ++i) log.add("m" + std::to_string(1000 + i), kEnd - i * 60'000);
+  return log;
+}
+
+constexpr int64_t kHour = 3'600'000;
+
+TEST(AuditCursor, RaisingTheLookbackReExportsNothing) {
+  FakeLog log = minute_log();
+  AuditCursorLogic two_min(0, kLookback), hour(0, kHour);
+  nlohmann::json cur;
+  std::map<std::string, int> counts;
+  add_counts(counts, run_pass(log, two_min, cur));
+  EXPECT_EQ(counts.size(), 100u);
+  // The same log read with a 1 h lookback: the entries of [high - 1h, high - 2m) are
+  // not in `recent` but were exported, and must not be again.
+  auto idle = run_pass(log, hour, cur);
+  EXPECT_TRUE(idle.exported.empty()) << "re-exported " << idle.exported.size() << ", e.g. " << idle.exported.front();
+  // The larger lookback takes effect as `recent` fills: new entries over the next two
+  // hours, each pass also finding an entry that became visible late 50 minutes before
+  // its newest once the overlap reaches that far.
+  for (int step = 1; step <= 8; ++step) {
+    const int64_t top = kEnd + step * 15 * 60'000;
+    for (int i = 0; i < 15; ++i) log.add("n" + std::to_string(step * 100 + i), top - i * 60'000);
+    if (step >= 5) log.add("late" + std::to_string(step), top - 15 * 60'000 - 50 * 60'000 + 7);
+    add_counts(counts, run_pass(log, hour, cur));
+  }
+  expect_none_twice(counts);
+  for (int step = 5; step <= 8; ++step) EXPECT_EQ(counts["late" + std::to_string(step)], 1) << step;
+  auto c = AuditCursor::from_json(cur).value();
+  ASSERT_TRUE(c.high && c.recent_from);
+  EXPECT_EQ(*c.recent_from, *c.high - kHour);  // the full hour again
+}
+
+TEST(AuditCursor, LoweringTheLookbackReExportsNothingAndStillFindsLateEntries) {
+  FakeLog log = minute_log();
+  AuditCursorLogic hour(0, kHour), two_min(0, kLookback);
+  nlohmann::json cur;
+  std::map<std::string, int> counts;
+  add_counts(counts, run_pass(log, hour, cur));
+  log.add("late-1m", kEnd - 60'000 + 5);
+  add_counts(counts, run_pass(log, two_min, cur));
+  EXPECT_EQ(counts["late-1m"], 1);
+  add_counts(counts, run_pass(log, hour, cur));  // and up again
+  expect_none_twice(counts);
+  EXPECT_EQ(counts.size(), 101u);
+  auto c = AuditCursor::from_json(cur).value();
+  for (const auto& [id, date] : c.recent) EXPECT_GE(date, *c.recent_from) << id;
+}
+
+TEST(AuditCursor, LookbackRaisedByARestartInsideAWindowReExportsNothing) {
+  // One entry each 10 s: the first page (20 entries) spans more than the 2 m lookback.
+  FakeLog log;
+  for (int i = 0; i < 200; ++i) log.add("t" + std::to_string(1000 + i), kEnd - i * 10'000);
+  AuditCursorLogic two_min(0, kLookback), hour(0, kHour);
+  nlohmann::json cur;
+  std::map<std::string, int> counts;
+  auto crashed = run_pass(log, two_min, cur, 1);  // page 1 kept from top - 2m only
+  ASSERT_TRUE(crashed.crashed);
+  add_counts(counts, crashed);
+  add_counts(counts, run_pass(log, hour, cur));  // resumed with a 1 h lookback
+  add_counts(counts, run_pass(log, hour, cur));
+  expect_none_twice(counts);
+  EXPECT_EQ(counts.size(), 200u);
+}
+
+TEST(AuditCursor, RandomLookbackChangesAndCrashesNeverExportTwice) {
+  std::mt19937 rng(19);
+  FakeLog log = make_log(300, kEnd, rng, 5);
+  const int64_t lookbacks[] = {0, 1'000, kLookback, 600'000, kHour};
+  std::uniform_int_distribution<int> pick(0, 4), crash(0, 3), news(0, 40);
+  std::map<std::string, int> counts;
+  nlohmann::json cur;
+  int64_t top = kEnd;
+  for (int pass = 0; pass < 60; ++pass) {
+    AuditCursorLogic logic(0, lookbacks[pick(rng)]);
+    const int k = crash(rng);
+    add_counts(counts, run_pass(log, logic, cur, k == 0 ? std::nullopt : std::optional<int>(k)));
+    const int n = news(rng);
+    for (int i = 0; i < n; ++i) {
+      top += std::uniform_int_distribution<int64_t>(0, 20'000)(rng);
+      log.add("r" + std::to_string(pass * 100 + i), top);
+      // Now and then one that becomes visible late, up to an hour back.
+      if (i % 9 == 4) log.add("l" + std::to_string(pass * 100 + i), top - std::uniform_int_distribution<int64_t>(0, kHour)(rng));
+    }
+  }
+  AuditCursorLogic last(0, kLookback);
+  add_counts(counts, run_pass(log, last, cur));
+  expect_none_twice(counts);
+  for (const auto& e : log.entries) {
+    if (e.id[0] == 'l') continue;  // late ones may be missed
+    EXPECT_EQ(counts[e.id], 1) << e.id;
+  }
+}
+
+// A cursor written before recent_from existed, by a run whose lookback was 2 m, read by
+// one with 1 h: it must not re-export what the old `recent` did not cover.
+TEST(AuditCursor, CursorsWithoutRecentFromAreReadSafely) {
+  FakeLog log = minute_log();
+  AuditCursorLogic two_min(0, kLookback), hour(0, kHour);
+  nlohmann::json cur;
+  run_pass(log, two_min, cur);
+  cur.erase("recent_from");
+  auto c = AuditCursor::from_json(cur).value();
+  ASSERT_TRUE(c.recent_from);
+  EXPECT_EQ(*c.recent_from, kEnd - 2 * 60'000);  // the oldest date `recent` holds
+  EXPECT_TRUE(run_pass(log, hour, cur).exported.empty());
+  // With nothing in `recent`, even the entries at `high` are not known to be there.
+  nlohmann::json bare{{"v", 1}, {"high", kEnd}, {"recent", nlohmann::json::object()}, {"window", nullptr}};
+  EXPECT_EQ(AuditCursor::from_json(bare)->recent_from.value_or(0), kEnd + 1);
+  EXPECT_TRUE(run_pass(log, hour, bare).exported.empty());
+}
+
+TEST(AuditCursor, OpenWindowsWithoutKeepFromAreReadSafely) {
+  FakeLog log;
+  for (int i = 0; i < 200; ++i) log.add("t" + std::to_string(1000 + i), kEnd - i * 10'000);
+  AuditCursorLogic two_min(0, kLookback), hour(0, kHour);
+  nlohmann::json cur;
+  std::map<std::string, int> counts;
+  add_counts(counts, run_pass(log, two_min, cur, 1));
+  cur["window"].erase("keep_from");
+  add_counts(counts, run_pass(log, hour, cur));
+  add_counts(counts, run_pass(log, hour, cur));
+  expect_none_twice(counts);
+  EXPECT_EQ(counts.size(), 200u);
+}
+
+std::string cursor_error(const nlohmann::json& j) {
+  auto r = AuditCursor::from_json(j);
+  EXPECT_FALSE(r.is_ok()) << j.dump();
+  if (r.is_ok()) return "";
+  EXPECT_TRUE(r.status().is_fatal());
+  EXPECT_NE(r.status().message().find("ldexport checkpoints reset audit_log"), std::string::npos)
+      << r.status().message();
+  return r.status().message();
+}
+
+bool has_text(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST(AuditCursor, MalformedCursorsNameTheMember) {
+  AuditCursor good;
+  good.high = 42;
+  good.recent_from = 30;
+  good.recent["a"] = 41;
+  good.window = AuditWindow{10, 40, 20, {"x"}, 35};
+  const nlohmann::json base = good.to_json();
+  auto with = [&](const std::string& pointer, const nlohmann::json& v) {
+    nlohmann::json j = base;
+    j[nlohmann::json::json_pointer(pointer)] = v;
+    return cursor_error(j);
+  };
+  EXPECT_PRED2(has_text, with("/window/lower", "10"), "window.lower: expected an integer, found a string");
+  EXPECT_PRED2(has_text, with("/window/upper", 1.5), "window.upper: expected an integer, found a number");
+  EXPECT_PRED2(has_text, with("/high", true), "high: expected an integer, found a boolean");
+  EXPECT_PRED2(has_text, with("/recent_from", "x"), "recent_from: expected an integer, found a string");
+  EXPECT_PRED2(has_text, with("/recent/a", "41"), "recent.a: expected an integer, found a string");
+  EXPECT_PRED2(has_text, with("/recent", nlohmann::json::array({41})), "recent: expected an object, found an array");
+  EXPECT_PRED2(has_text, with("/window", 7), "window: expected an object, found an integer");
+  EXPECT_PRED2(has_text, with("/window/done_at_before", "x"),
+               "window.done_at_before: expected an array, found a string");
+  EXPECT_PRED2(has_text, with("/window/done_at_before/0", 5),
+               "window.done_at_before[0]: expected a string, found an integer");
+  EXPECT_PRED2(has_text, with("/high", nlohmann::json(uint64_t{1} << 63)), "high: expected an integer of 64 bits");
+  nlohmann::json j = base;
+  j["window"].erase("lower");
+  EXPECT_PRED2(has_text, cursor_error(j), "window.lower: missing");
+  j = base;
+  j.erase("recent");
+  EXPECT_PRED2(has_text, cursor_error(j), "recent: missing");
+  EXPECT_PRED2(has_text, cursor_error(nlohmann::json::array()), "expected an object, found an array");
+}
+
+TEST(AuditCursor, AnUnknownVersionIsNamed) {
+  nlohmann::json j = AuditCursor{}.to_json();
+  j["v"] = 2;
+  const std::string e = cursor_error(j);
+  EXPECT_PRED2(has_text, e, "unknown version 2");
+  EXPECT_PRED2(has_text, e, "reads version 1");
+  j.erase("v");
+  EXPECT_PRED2(has_text, cursor_error(j), "unknown version (none)");
+  j["v"] = "1";
+  EXPECT_PRED2(has_text, cursor_error(j), "unknown version \"1\"");
 }
 
 }  // namespace
