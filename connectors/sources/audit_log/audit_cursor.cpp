@@ -153,7 +153,9 @@ void AuditCursorLogic::begin(AuditCursor& c) const {
 std::string AuditCursorLogic::resume_query(const AuditCursor& c, int limit) const {
   std::string q = "limit=" + std::to_string(limit);
   if (!c.window) return q;
-  q += "&after=" + std::to_string(c.window->lower - 1);
+  // From the epoch (the default `start`) there is nothing older to leave out: no
+  // `after` rather than after=-1, which the spec does not say LaunchDarkly accepts.
+  if (c.window->lower > 0) q += "&after=" + std::to_string(c.window->lower - 1);
   if (c.window->before) q += "&before=" + std::to_string(*c.window->before + 1);
   return q;
 }

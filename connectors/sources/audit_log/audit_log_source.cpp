@@ -267,7 +267,8 @@ void AuditLogSource::start_check_if_due(bool window_end) {
   // after/before widened by 1 ms and filtered here: the API does not say whether they
   // are inclusive (as in the pass itself).
   ck.next_target = "/api/v2/auditlog?limit=" + std::to_string(cfg_.page_limit) +
-                   "&after=" + std::to_string(range->from - 1) + "&before=" + std::to_string(range->to);
+                   (range->from > 0 ? "&after=" + std::to_string(range->from - 1) : std::string()) +
+                   "&before=" + std::to_string(range->to);
   ck.tally = std::make_unique<CompletenessTally>(*completeness_, completeness_state_, *range);
   check_ = std::move(ck);
 }

@@ -204,6 +204,16 @@ TEST(AuditCursor, ResumeQueryWidensBoundsForUnknownInclusiveness) {
   EXPECT_EQ(logic.resume_query(c, 20), "limit=20&after=999&before=5001");
 }
 
+// The default start (the epoch) sends no `after` at all, not after=-1.
+TEST(AuditCursor, ResumeQueryFromTheEpochSendsNoAfter) {
+  AuditCursor c;
+  AuditCursorLogic logic(0, kLookback);
+  logic.begin(c);
+  EXPECT_EQ(logic.resume_query(c, 20), "limit=20");
+  c.window->before = 5000;
+  EXPECT_EQ(logic.resume_query(c, 20), "limit=20&before=5001");
+}
+
 TEST(AuditCursor, InclusiveApiBoundsDoNotDuplicate) {
   // An API whose before/after are inclusive returns the boundary millisecond again.
   AuditCursorLogic logic(0, kLookback);
