@@ -5,8 +5,9 @@
 //   lower = high - lookback (or `start` on the first run), upper = the newest date on
 //   the window's first page. After each page the window remembers `before` (the oldest
 //   date fully or partly done) and the ids already done at that millisecond, so a crash
-//   resumes with before=`before`+1 and skips those ids: at most one page is redone,
-//   nothing is skipped, ties straddling a page boundary included.
+//   resumes with before=`before`+1 and skips those ids: only the pages read since the
+//   last committed batch are redone, nothing is skipped, ties straddling a page
+//   boundary included.
 // When the window completes, `high` = upper and `recent` keeps the ids exported with a
 // date >= high - lookback: the next window re-reads that overlap (entries that became
 // visible late) and drops what `recent` already holds. Inclusiveness of the API's
