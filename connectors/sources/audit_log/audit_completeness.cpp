@@ -157,6 +157,7 @@ CompletenessTally::CompletenessTally(const CompletenessLogic& logic, const Compl
 }
 
 bool CompletenessTally::listed(const std::string& id, int64_t date) {
+  if (!seen_.insert(id).second) return false;
   const int64_t ws = logic_.window_start(date);
   WindowCount& w = windows_[ws];
   ++w.listed;

@@ -116,6 +116,8 @@ class CompletenessTally {
  public:
   CompletenessTally(const CompletenessLogic& logic, const CompletenessState& s, CheckRange r);
   // One listed entry; true when it was never exported (the caller keeps it to re-fetch).
+  // An id listed again in the same check (the listing shifted between two pages) is
+  // neither counted nor kept twice.
   bool listed(const std::string& id, int64_t date);
   [[nodiscard]] const std::map<int64_t, WindowCount>& windows() const { return windows_; }
 
@@ -123,6 +125,7 @@ class CompletenessTally {
   const CompletenessLogic& logic_;
   const CompletenessState& state_;
   std::map<int64_t, WindowCount> windows_;
+  std::set<std::string> seen_;
 };
 
 }  // namespace ldx

@@ -289,6 +289,24 @@ TEST(AuditCompleteness, TallyComparesCountsAndNamesTheMissing) {
   EXPECT_TRUE(w.at(2 * W).matches());
 }
 
+// The listing shifted between two pages of the check (an entry inserted above): the
+// entries at the page boundary are listed twice. Counted once, and a missing one is
+// re-fetched once, not exported twice.
+TEST(AuditCompleteness, TallyCountsAnIdListedTwiceInOneCheckOnce) {
+  CompletenessLogic logic(W, 0, 0, 0);
+  AuditCursor c;
+  CompletenessState s = logic.init(c);
+  logic.record_exported(s, "a", W + 5);
+  CompletenessTally tally(logic, s, CheckRange{0, 2 * W});
+  EXPECT_FALSE(tally.listed("a", W + 5));
+  EXPECT_TRUE(tally.listed("e", W + 4));
+  EXPECT_FALSE(tally.listed("a", W + 5)) << "listed again on the next page";
+  EXPECT_FALSE(tally.listed("e", W + 4)) << "kept to re-fetch once";
+  const auto& w = tally.windows().at(W);
+  EXPECT_EQ(w.listed, 2u);
+  EXPECT_EQ(w.missing, std::vector<std::string>{"e"});
+}
+
 // A whole export in memory: a LaunchDarkly log paged newest-first where some entries
 // are missing from the first listing page that meets them; the pass (AuditCursorLogic)
 // and the check are driven as AuditLogSource drives them. Every entry ends up exported
