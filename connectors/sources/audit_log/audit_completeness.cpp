@@ -78,11 +78,16 @@ void CompletenessLogic::loaded(CompletenessState& s, const AuditCursor& c) const
   if (s.checked_from && !s.checked_limit) {
     // Written before checked_limit existed. A committed cursor keeps checked_from only
     // while the window whose checks set it is open, or once it completed and its end
-    // check has not finished; either way that window is still the newest the cursor
-    // knows (its top, or `high` once it completed, has not moved since), so its closed
-    // limit now is the limit those checks used. Falling back to checked_from itself (no
-    // top known: not written by this program) claims nothing was checked above it.
-    s.checked_limit = cursor_limit(c).value_or(*s.checked_from);
+    // check has not finished. In the second case the previous version may already have
+    // opened (and partly walked) the next window: that one ran no check (its checks
+    // could not reach below checked_from), so checks at or below its lower bound belong
+    // to the window that completed at `high`. Either way the limit of that window, with
+    // the settings unchanged, is the limit those checks used. Falling back to
+    // checked_from itself (no top known: not written by this program) claims nothing
+    // was checked above it.
+    const bool from_completed_window = c.window && c.high && *s.checked_from <= c.window->lower;
+    s.checked_limit = from_completed_window ? std::optional<int64_t>(closed_limit(*c.high))
+                                            : cursor_limit(c).value_or(*s.checked_from);
     s.checked_limit = std::max(*s.checked_limit, *s.checked_from);
   }
   fold_checked(s);

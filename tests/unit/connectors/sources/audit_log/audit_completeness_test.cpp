@@ -227,11 +227,11 @@ TEST(AuditCompleteness, ACursorWithoutCheckedLimitLoads) {
   CompletenessLogic logic(W, W, 0, 0);
   nlohmann::json old{{"window_ms", W}, {"since", 0}, {"checked_to", 0}, {"checked_from", 4 * W},
                      {"exported", {{std::to_string(9 * W), {"a"}}}}};
-  // The window in progress ran the checks.
+  // The window in progress ran the checks (they lie above its lower bound).
   AuditCursor open;
-  open.high = 5 * W;
+  open.high = 4 * W + 500;
   open.window = AuditWindow{};
-  open.window->lower = 4 * W;
+  open.window->lower = 3 * W + 500;
   open.window->upper = 10 * W + 500;
   auto s = CompletenessState::from_json(old);
   ASSERT_TRUE(s.is_ok());
@@ -248,6 +248,14 @@ TEST(AuditCompleteness, ACursorWithoutCheckedLimitLoads) {
   logic.loaded(*s, done);
   EXPECT_EQ(s->checked_limit, 9 * W);
   EXPECT_EQ(s->exported.size(), 1u);
+  // ... and the previous version already walked part of that fresh window (its top is
+  // above the completed window's): the checks still belong to the completed one.
+  done.window->upper = 12 * W + 10;
+  done.window->before = 11 * W + 1;
+  s = CompletenessState::from_json(old);
+  ASSERT_TRUE(s.is_ok());
+  logic.loaded(*s, done);
+  EXPECT_EQ(s->checked_limit, 9 * W);
 }
 
 TEST(AuditCompleteness, AMalformedCheckedLimitIsAnErrorNamingIt) {
