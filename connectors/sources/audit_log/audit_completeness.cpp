@@ -1,7 +1,10 @@
 #include "sources/audit_log/audit_completeness.h"
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
+
+#include "sources/audit_log/cursor_json.h"
 
 namespace ldx {
 
@@ -16,18 +19,32 @@ nlohmann::json CompletenessState::to_json() const {
 }
 
 Result<CompletenessState> CompletenessState::from_json(const nlohmann::json& j) {
+  using namespace cursor_json;  // NOLINT(google-build-using-namespace): the getters, here only
   CompletenessState s;
   try {
-    s.window_ms = j.at("window_ms").get<int64_t>();
-    s.since = j.at("since").get<int64_t>();
-    s.checked_to = j.at("checked_to").get<int64_t>();
-    if (!j.at("checked_from").is_null()) s.checked_from = j.at("checked_from").get<int64_t>();
-    for (const auto& [ws, ids] : j.at("exported").items()) {
-      auto& set = s.exported[std::stoll(ws)];
-      for (const auto& id : ids) set.insert(id.get<std::string>());
+    get_object(j, "completeness");
+    s.window_ms = get_int(member(j, "window_ms", "completeness.window_ms"), "completeness.window_ms");
+    s.since = get_int(member(j, "since", "completeness.since"), "completeness.since");
+    s.checked_to = get_int(member(j, "checked_to", "completeness.checked_to"), "completeness.checked_to");
+    s.checked_from =
+        get_opt_int(member(j, "checked_from", "completeness.checked_from"), "completeness.checked_from");
+    const auto& exported = get_object(member(j, "exported", "completeness.exported"), "completeness.exported");
+    for (const auto& [ws, ids] : exported.items()) {
+      const std::string path = "completeness.exported." + ws;
+      int64_t start = 0;
+      const auto [end, ec] = std::from_chars(ws.data(), ws.data() + ws.size(), start);
+      if (ec != std::errc() || end != ws.data() + ws.size()) {
+        throw CursorMalformed{path + ": the key is not a window start (an integer)"};
+      }
+      auto& set = s.exported[start];
+      const auto& list = get_array(ids, path);
+      for (size_t i = 0; i < list.size(); ++i) set.insert(get_string(list[i], path + "[" + std::to_string(i) + "]"));
     }
+  } catch (const CursorMalformed& e) {
+    return Status::fatal("audit_log cursor is malformed: " + e.what + kCursorResetHint);
   } catch (const std::exception& e) {
-    return Status::fatal(std::string("audit_log cursor: completeness state is malformed: ") + e.what());
+    return Status::fatal(std::string("audit_log cursor: completeness state is malformed: ") + e.what() +
+                         kCursorResetHint);
   }
   // Absent (a cursor written before it existed) or null: CompletenessLogic::loaded fills
   // it in when checked_from is set.

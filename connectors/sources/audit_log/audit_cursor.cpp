@@ -3,58 +3,11 @@
 #include <algorithm>
 #include <limits>
 
+#include "sources/audit_log/cursor_json.h"
+
 namespace ldx {
 
-namespace {
-
-using nlohmann::json;
-
-// A malformed member, by its path in the cursor ("window.lower").
-struct Malformed {
-  std::string what;
-};
-
-constexpr const char* kResetHint = "; to export the stream again from `start`, run `ldexport checkpoints reset audit_log`";
-
-std::string found(const json& v) {
-  switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "a boolean";
-    case json::value_t::string: return "a string";
-    case json::value_t::array: return "an array";
-    case json::value_t::object: return "an object";
-    case json::value_t::number_float: return "a number with a fraction or exponent";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    default: return std::string("a ") + v.type_name();
-  }
-}
-
-const json& member(const json& obj, const char* key, const std::string& path) {
-  auto it = obj.find(key);
-  if (it == obj.end()) throw Malformed{path + ": missing"};
-  return *it;
-}
-
-int64_t get_int(const json& v, const std::string& path) {
-  if (!v.is_number_integer()) throw Malformed{path + ": expected an integer, found " + found(v)};
-  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    throw Malformed{path + ": expected an integer of 64 bits, found " + v.dump()};
-  }
-  return v.get<int64_t>();
-}
-
-std::optional<int64_t> get_opt_int(const json& v, const std::string& path) {
-  if (v.is_null()) return std::nullopt;
-  return get_int(v, path);
-}
-
-const json& get_object(const json& v, const std::string& path) {
-  if (!v.is_object()) throw Malformed{path + ": expected an object, found " + found(v)};
-  return v;
-}
-
-}  // namespace
+using namespace cursor_json;  // NOLINT(google-build-using-namespace): the getters, in this file only
 
 nlohmann::json AuditCursor::to_json() const {
   nlohmann::json j{{"v", 1}};
@@ -81,11 +34,11 @@ Result<AuditCursor> AuditCursor::from_json(const nlohmann::json& j) {
   AuditCursor c;
   if (j.is_null()) return c;
   try {
-    if (!j.is_object()) throw Malformed{"expected an object, found " + found(j)};
+    if (!j.is_object()) throw CursorMalformed{"expected an object, found " + found(j)};
     const auto v = j.find("v");
     if (v == j.end() || *v != 1) {
       return Status::fatal("audit_log cursor: unknown version " + (v == j.end() ? std::string("(none)") : v->dump()) +
-                           ", this ldexport reads version 1 (written by another ldexport?)" + kResetHint);
+                           ", this ldexport reads version 1 (written by another ldexport?)" + kCursorResetHint);
     }
     c.high = get_opt_int(member(j, "high", "high"), "high");
     for (const auto& [id, date] : get_object(member(j, "recent", "recent"), "recent").items()) {
@@ -100,10 +53,10 @@ Result<AuditCursor> AuditCursor::from_json(const nlohmann::json& j) {
       win.upper = get_opt_int(member(w, "upper", "window.upper"), "window.upper");
       win.before = get_opt_int(member(w, "before", "window.before"), "window.before");
       const auto& done = member(w, "done_at_before", "window.done_at_before");
-      if (!done.is_array()) throw Malformed{"window.done_at_before: expected an array, found " + found(done)};
+      if (!done.is_array()) throw CursorMalformed{"window.done_at_before: expected an array, found " + found(done)};
       for (size_t i = 0; i < done.size(); ++i) {
         const std::string path = "window.done_at_before[" + std::to_string(i) + "]";
-        if (!done[i].is_string()) throw Malformed{path + ": expected a string, found " + found(done[i])};
+        if (!done[i].is_string()) throw CursorMalformed{path + ": expected a string, found " + found(done[i])};
         win.done_at_before.insert(done[i].get<std::string>());
       }
       if (auto it = w.find("keep_from"); it != w.end()) win.keep_from = get_opt_int(*it, "window.keep_from");
@@ -130,10 +83,10 @@ Result<AuditCursor> AuditCursor::from_json(const nlohmann::json& j) {
       for (const auto& [id, date] : c.recent) c.recent_from = std::min(*c.recent_from, date);
     }
     if (auto it = j.find("completeness"); it != j.end()) c.completeness = *it;
-  } catch (const Malformed& e) {
-    return Status::fatal("audit_log cursor is malformed: " + e.what + kResetHint);
+  } catch (const CursorMalformed& e) {
+    return Status::fatal("audit_log cursor is malformed: " + e.what + kCursorResetHint);
   } catch (const nlohmann::json::exception& e) {
-    return Status::fatal(std::string("audit_log cursor is malformed: ") + e.what() + kResetHint);
+    return Status::fatal(std::string("audit_log cursor is malformed: ") + e.what() + kCursorResetHint);
   }
   return c;
 }

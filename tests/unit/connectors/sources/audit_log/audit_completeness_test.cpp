@@ -258,6 +258,38 @@ TEST(AuditCompleteness, ACursorWithoutCheckedLimitLoads) {
   EXPECT_EQ(s->checked_limit, 9 * W);
 }
 
+// A malformed completeness state names the member, by its path in the cursor, and how
+// to start over.
+TEST(AuditCompleteness, AMalformedStateNamesTheMember) {
+  const nlohmann::json good{{"window_ms", W}, {"since", 0}, {"checked_to", 0}, {"checked_from", nullptr},
+                            {"exported", {{"60000", {"a"}}}}};
+  ASSERT_TRUE(CompletenessState::from_json(good).is_ok());
+  struct Case {
+    const char* key;
+    nlohmann::json value;
+    const char* says;
+  };
+  for (const Case& c : {Case{"window_ms", "60000", "completeness.window_ms: expected an integer, found a string"},
+                        Case{"since", nullptr, "completeness.since: expected an integer, found null"},
+                        Case{"checked_from", 1.5, "completeness.checked_from: expected an integer"},
+                        Case{"exported", nlohmann::json::array(), "completeness.exported: expected an object"},
+                        Case{"exported", {{"x1", {"a"}}}, "completeness.exported.x1: the key is not a window start"},
+                        Case{"exported", {{"60000", "a"}}, "completeness.exported.60000: expected an array"},
+                        Case{"exported", {{"60000", {1}}}, "completeness.exported.60000[0]: expected a string"}}) {
+    nlohmann::json j = good;
+    j[c.key] = c.value;
+    auto s = CompletenessState::from_json(j);
+    ASSERT_FALSE(s.is_ok()) << c.key;
+    EXPECT_NE(s.status().message().find(c.says), std::string::npos) << s.status().message();
+    EXPECT_NE(s.status().message().find("ldexport checkpoints reset audit_log"), std::string::npos);
+  }
+  nlohmann::json missing = good;
+  missing.erase("checked_to");
+  auto s = CompletenessState::from_json(missing);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.status().message().find("completeness.checked_to: missing"), std::string::npos) << s.status().message();
+}
+
 TEST(AuditCompleteness, AMalformedCheckedLimitIsAnErrorNamingIt) {
   nlohmann::json j{{"window_ms", W}, {"since", 0}, {"checked_to", 0}, {"checked_from", 4 * W},
                    {"exported", nlohmann::json::object()}};
