@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/normalize.h"
+
 namespace ldx {
 
 void apply_entity(SnapshotState& state, Entity&& e, const std::string& stream, int64_t now_ms, StepOutput& out) {
@@ -18,10 +20,16 @@ void apply_entity(SnapshotState& state, Entity&& e, const std::string& stream, i
   if (state.observe(e.record.id, e.fp) != Observed::kSame) out.records.push_back(std::move(e.record));
 }
 
+std::string dead_letter_raw(simdjson::dom::element item, const SecretPolicy& policy) {
+  return serialize_redacted(item, policy);
+}
+
 void dead_letter_unreadable(SnapshotState& state, const ListScope& scope, const std::string& stream,
-                            std::string reason, std::string raw, int64_t now_ms, StepOutput& out) {
+                            std::string reason, std::string_view raw, std::optional<simdjson::dom::element> item,
+                            const SecretPolicy& policy, int64_t now_ms, StepOutput& out) {
   if (!state.observe_unreadable(unreadable_name(scope.key, raw))) return;
-  out.dead_letters.push_back({stream, std::move(reason), std::move(raw), now_ms});
+  out.dead_letters.push_back(
+      {stream, std::move(reason), item ? dead_letter_raw(*item, policy) : std::string(raw), now_ms});
 }
 
 nlohmann::json snapshot_cursor(const SnapshotState& state) { return {{"v", 1}, {"snapshot", state.to_json()}}; }
@@ -132,8 +140,8 @@ Status SnapshotPass::ingest_items(simdjson::dom::element doc, const ListScope& s
   auto one = [&](simdjson::dom::element item) {
     auto e = stream_.normalize(item, scope, now_ms);
     if (!e.is_ok()) {
-      dead_letter_unreadable(state_, scope, stream_.stream(), e.status().message(), simdjson::minify(item), now_ms,
-                             out);
+      dead_letter_unreadable(state_, scope, stream_.stream(), e.status().message(), simdjson::minify(item), item,
+                             stream_.secret_policy(), now_ms, out);
       return;
     }
     stream_.on_listed(scope, e.value());
@@ -209,12 +217,14 @@ Status SnapshotPass::run_local(int64_t now_ms, StepOutput& out) {
       for (const auto& raw : s.items) {
         simdjson::dom::element item;
         if (local_parser_.parse(raw).get(item) != simdjson::SUCCESS) {
-          dead_letter_unreadable(state_, s, stream_.stream(), "item is not valid JSON", raw, now_ms, out);
+          dead_letter_unreadable(state_, s, stream_.stream(), "item is not valid JSON", raw, std::nullopt,
+                                 stream_.secret_policy(), now_ms, out);
           continue;
         }
         auto e = stream_.normalize(item, s, now_ms);
         if (!e.is_ok()) {
-          dead_letter_unreadable(state_, s, stream_.stream(), e.status().message(), raw, now_ms, out);
+          dead_letter_unreadable(state_, s, stream_.stream(), e.status().message(), raw, item,
+                                 stream_.secret_policy(), now_ms, out);
           continue;
         }
         stream_.on_listed(s, e.value());

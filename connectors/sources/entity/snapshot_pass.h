@@ -16,8 +16,10 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/json_writer.h"
 #include "sources/entity/entity_pass.h"
 #include "sources/entity/snapshot_state.h"
 
@@ -52,19 +54,34 @@ class SnapshotStream {
   [[nodiscard]] virtual std::optional<ListScope> confirm(const std::string& /*id*/) const { return std::nullopt; }
   // Sees every listed entity (e.g. segments track the newest lastModifiedDate per scope).
   virtual void on_listed(const ListScope& /*scope*/, const Entity& /*e*/) {}
+  // The policy the stream redacts its `data` with (the config's include_secrets), which
+  // its dead letters are redacted with too. The default redacts: a stream that does not
+  // say errs on the side of keeping secrets out of dead letters, never of exporting them.
+  [[nodiscard]] virtual SecretPolicy secret_policy() const { return SecretPolicy{}; }
 };
 
 // Applies one normalized entity to the state: an upsert record when new or changed, a
 // delete record when the API marks it deleted and it was known.
 void apply_entity(SnapshotState& state, Entity&& e, const std::string& stream, int64_t now_ms, StepOutput& out);
 
+// What a dead letter of an entity stream holds for an item it read: the item minified
+// with secrets redacted as in `data` (SecretPolicy). A number beyond 64 bits stays the
+// marked string it was rewritten into: EntitySource::set_aside_unrepresentable restores
+// it as it came.
+std::string dead_letter_raw(simdjson::dom::element item, const SecretPolicy& policy);
+
 // Dead-letters an item of `scope` the stream could not read, unless `state` holds it
 // already (SnapshotState::observe_unreadable): listed again unchanged, it adds nothing;
 // a byte-identical copy listed by the same snapshot is one more item, dead-lettered once
 // too. For a confirmation GET `scope` is the entity's (key = its id), so the answer is
 // named under that id and not counted as an item of the list (unreadable_listed()).
+// The item is named from `raw`, its text as listed (unredacted minified JSON): committed
+// cursors hold those names, so they must not change. The dead letter holds
+// dead_letter_raw(*item, policy); without `item` (raw is not JSON, so nothing can be
+// told apart to redact) it holds `raw` as it is.
 void dead_letter_unreadable(SnapshotState& state, const ListScope& scope, const std::string& stream,
-                            std::string reason, std::string raw, int64_t now_ms, StepOutput& out);
+                            std::string reason, std::string_view raw, std::optional<simdjson::dom::element> item,
+                            const SecretPolicy& policy, int64_t now_ms, StepOutput& out);
 
 // The cursor of a plain snapshot stream: {"v":1,"snapshot":<SnapshotState>}.
 nlohmann::json snapshot_cursor(const SnapshotState& state);

@@ -24,6 +24,7 @@ class EnvironmentsStream final : public SnapshotStream {
  public:
   explicit EnvironmentsStream(const LaunchDarklyConfig& ld) : sel_(Selection::from(ld)), policy_(ld.secret_policy()) {}
   [[nodiscard]] const std::string& stream() const override { return name_; }
+  [[nodiscard]] SecretPolicy secret_policy() const override { return policy_; }
 
   [[nodiscard]] std::vector<ListScope> scopes(const std::vector<ProjectInfo>& projects) const override {
     std::vector<ListScope> out;

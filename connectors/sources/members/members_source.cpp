@@ -23,6 +23,7 @@ class MembersStream final : public SnapshotStream {
  public:
   MembersStream(int limit, const LaunchDarklyConfig& ld) : limit_(limit), policy_(ld.secret_policy()) {}
   [[nodiscard]] const std::string& stream() const override { return name_; }
+  [[nodiscard]] SecretPolicy secret_policy() const override { return policy_; }
   [[nodiscard]] std::vector<ListScope> scopes(const std::vector<ProjectInfo>& /*projects*/) const override {
     ListScope s;
     s.key = "*";

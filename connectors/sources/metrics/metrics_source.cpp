@@ -30,6 +30,7 @@ class MetricsStream final : public SnapshotStream {
   MetricsStream(int limit, const LaunchDarklyConfig& ld)
       : limit_(limit), sel_(Selection::from(ld)), policy_(ld.secret_policy()) {}
   [[nodiscard]] const std::string& stream() const override { return name_; }
+  [[nodiscard]] SecretPolicy secret_policy() const override { return policy_; }
   [[nodiscard]] std::vector<ListScope> scopes(const std::vector<ProjectInfo>& projects) const override {
     std::vector<ListScope> out;
     for (const auto& p : projects) {

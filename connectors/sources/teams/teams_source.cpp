@@ -24,6 +24,7 @@ class TeamsStream final : public SnapshotStream {
  public:
   TeamsStream(int limit, const LaunchDarklyConfig& ld) : limit_(limit), policy_(ld.secret_policy()) {}
   [[nodiscard]] const std::string& stream() const override { return name_; }
+  [[nodiscard]] SecretPolicy secret_policy() const override { return policy_; }
   [[nodiscard]] std::vector<ListScope> scopes(const std::vector<ProjectInfo>& /*projects*/) const override {
     ListScope s;
     s.key = "*";
