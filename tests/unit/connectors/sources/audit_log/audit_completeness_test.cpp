@@ -10,6 +10,7 @@
 
 #include "http/http_client.h"
 #include "sources/audit_log/audit_log_source.h"
+#include "fake_audit_server.h"
 
 namespace ldx {
 namespace {
@@ -462,66 +463,7 @@ TEST(AuditCompleteness, SimulatedExportRepairsEveryLateEntryExactlyOnce) {
   EXPECT_LT(max_ids, 400u) << "the cursor keeps about one window of ids, not the whole log";
 }
 
-// LaunchDarkly's audit log over HTTP, for driving AuditLogSource itself: newest first,
-// `after`/`before` exclusive, next links by offset. Entries are served as written, so
-// one may hold a number beyond 64 bits.
-class FakeAuditLogServer {
- public:
-  FakeAuditLogServer() {
-    svr_.set_tcp_nodelay(true);
-    svr_.Get("/api/v2/auditlog", [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
-  }
-  ~FakeAuditLogServer() {
-    svr_.stop();
-    thread_.join();
-  }
-  FakeAuditLogServer(const FakeAuditLogServer&) = delete;
-  FakeAuditLogServer& operator=(const FakeAuditLogServer&) = delete;
-
-  [[nodiscard]] std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  void add(int64_t date, const std::string& id, const std::string& more = "") {
-    std::lock_guard lock(mu_);
-    entries_.push_back({date, R"({"_id":")" + id + R"(","date":)" + std::to_string(date) +
-                                  R"(,"kind":"flag","name":")" + id + "\"" + more + "}"});
-    std::stable_sort(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  }
-
- private:
-  void serve(const httplib::Request& req, httplib::Response& res) {
-    auto param = [&](const char* k, int64_t d) { return req.has_param(k) ? std::stoll(req.get_param_value(k)) : d; };
-    const int64_t limit = param("limit", 20);
-    const int64_t after = param("after", std::numeric_limits<int64_t>::min());
-    const int64_t before = param("before", std::numeric_limits<int64_t>::max());
-    const int64_t offset = param("offset", 0);
-    std::lock_guard lock(mu_);
-    std::string items;
-    int64_t n = 0;
-    bool more = false;
-    for (const auto& [date, raw] : entries_) {
-      if (date <= after || date >= before) continue;
-      if (n >= offset + limit) {
-        more = true;
-        break;
-      }
-      if (n++ < offset) continue;
-      items += (items.empty() ? "" : ",") + raw;
-    }
-    std::string body = R"({"items":[)" + items + R"(],"_links":{)";
-    if (more) {
-      body += R"("next":{"href":"/api/v2/auditlog?limit=)" + std::to_string(limit) + "&after=" + std::to_string(after) +
-              "&before=" + std::to_string(before) + "&offset=" + std::to_string(offset + limit) + R"("})";
-    }
-    res.set_content(body + "}}", "application/json");
-  }
-
-  httplib::Server svr_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<std::pair<int64_t, std::string>> entries_;  // newest first
-};
+using test::FakeAuditLogServer;
 
 struct SourcePass {
   std::vector<std::string> exported;      // record ids

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "http/http_client.h"
+#include "fake_audit_server.h"
 
 namespace ldx {
 namespace {
@@ -20,85 +21,7 @@ constexpr int64_t W = 60'000;  // a one-minute completeness window
 constexpr const char* kSdkKey = "sdk-12345678-abcd-4ef0-9abc-0123456789ab";
 constexpr const char* kMobileKey = "mob-12345678-abcd-4ef0-9abc-0123456789ab";
 
-// The listing (newest first, `after`/`before` exclusive, next links by offset) and the
-// detail of each entry, served as written.
-class FakeApi {
- public:
-  FakeApi() {
-    svr_.set_tcp_nodelay(true);
-    svr_.Get("/api/v2/auditlog", [this](const httplib::Request& req, httplib::Response& res) { list(req, res); });
-    svr_.Get(R"(/api/v2/auditlog/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard lock(mu_);
-      auto it = details_.find(req.matches[1].str());
-      if (it == details_.end()) {
-        res.status = 404;
-        res.set_content(R"({"code":"not_found","message":"gone"})", "application/json");
-        return;
-      }
-      res.set_content(it->second, "application/json");
-    });
-    port_ = svr_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { svr_.listen_after_bind(); });
-  }
-  ~FakeApi() {
-    svr_.stop();
-    thread_.join();
-  }
-  FakeApi(const FakeApi&) = delete;
-  FakeApi& operator=(const FakeApi&) = delete;
-
-  [[nodiscard]] std::string base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
-  // An entry whose listing item is `{"_id","date","kind","name"` + more + `}`.
-  void add(int64_t date, const std::string& id, const std::string& more = "") {
-    std::lock_guard lock(mu_);
-    entries_.push_back({date, item(date, id, more)});
-    std::stable_sort(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  }
-  void detail(const std::string& id, std::string body) {
-    std::lock_guard lock(mu_);
-    details_[id] = std::move(body);
-  }
-  static std::string item(int64_t date, const std::string& id, const std::string& more = "") {
-    return R"({"_id":")" + id + R"(","date":)" + std::to_string(date) + R"(,"kind":"environment","name":")" + id +
-           "\"" + more + "}";
-  }
-
- private:
-  void list(const httplib::Request& req, httplib::Response& res) {
-    auto param = [&](const char* k, int64_t d) { return req.has_param(k) ? std::stoll(req.get_param_value(k)) : d; };
-    const int64_t limit = param("limit", 20);
-    const int64_t after = param("after", std::numeric_limits<int64_t>::min());
-    const int64_t before = param("before", std::numeric_limits<int64_t>::max());
-    const int64_t offset = param("offset", 0);
-    std::lock_guard lock(mu_);
-    std::string items;
-    int64_t n = 0;
-    bool more = false;
-    for (const auto& [date, raw] : entries_) {
-      if (date <= after || date >= before) continue;
-      if (n >= offset + limit) {
-        more = true;
-        break;
-      }
-      if (n++ < offset) continue;
-      items += (items.empty() ? "" : ",") + raw;
-    }
-    std::string body = R"({"items":[)" + items + R"(],"_links":{)";
-    if (more) {
-      body += R"("next":{"href":"/api/v2/auditlog?limit=)" + std::to_string(limit) + "&after=" + std::to_string(after) +
-              "&before=" + std::to_string(before) + "&offset=" + std::to_string(offset + limit) + R"("})";
-    }
-    res.set_content(body + "}}", "application/json");
-  }
-
-  httplib::Server svr_;
-  int port_ = 0;
-  std::thread thread_;
-  std::mutex mu_;
-  std::vector<std::pair<int64_t, std::string>> entries_;  // newest first
-  std::map<std::string, std::string> details_;
-};
+using FakeApi = test::FakeAuditLogServer;
 
 LaunchDarklyConfig launchdarkly_of(const FakeApi& api) {
   LaunchDarklyConfig ld;
@@ -151,7 +74,7 @@ Taken run(Source& src, const nlohmann::json& cursor, const std::function<bool(co
 // again: they used to be marked checked without it, so an entry LaunchDarkly listed late
 // there was never found, and the ids exported there stayed in the cursor for good.
 TEST(AuditLogSource, AnEndOfWindowCheckCutShortSkipsNoWindow) {
-  FakeApi api;
+  FakeApi api{"environment"};
   const int64_t t = 100 * W;
   for (int i = 0; i <= 30; ++i) api.add(t + i * 20'000, "e" + std::to_string(i));  // t .. t+10W
   api.add(t + 10 * W + 500, "top");
@@ -204,16 +127,16 @@ TEST(AuditLogSource, AnEndOfWindowCheckCutShortSkipsNoWindow) {
 // dead-lettered; for an environment its versions hold the SDK and mobile keys, which the
 // dead letter held in clear. The record keeps the listing version, as the reason says.
 TEST(AuditLogSource, DeadLettersOfDetailsAreRedactedAndSayTheListingWasExported) {
-  FakeApi api;
+  FakeApi api{"environment"};
   const int64_t t = 100 * W;
   const std::string keys = std::string(R"("apiKey":")") + kSdkKey + R"(","mobileKey":")" + kMobileKey +
                            R"(","note":")" + kSdkKey + "\"";
   api.add(t + 1, "twice");
-  api.detail("twice", FakeApi::item(t + 1, "twice", R"(,"x":1,"x":2,"currentVersion":{)" + keys + "}"));
+  api.detail("twice", api.item(t + 1, "twice", R"(,"x":1,"x":2,"currentVersion":{)" + keys + "}"));
   api.add(t + 2, "big");
-  api.detail("big", FakeApi::item(t + 2, "big", R"(,"n":123456789012345678901234567890,"currentVersion":{)" + keys + "}"));
+  api.detail("big", api.item(t + 2, "big", R"(,"n":123456789012345678901234567890,"currentVersion":{)" + keys + "}"));
   api.add(t + 3, "fine");
-  api.detail("fine", FakeApi::item(t + 3, "fine", R"(,"currentVersion":{)" + keys + "}"));
+  api.detail("fine", api.item(t + 3, "fine", R"(,"currentVersion":{)" + keys + "}"));
 
   Harness h(api);
   AuditLogConfig cfg;
@@ -237,7 +160,7 @@ TEST(AuditLogSource, DeadLettersOfDetailsAreRedactedAndSayTheListingWasExported)
 
 // The listing's dead letters (and the check's) are redacted the same way.
 TEST(AuditLogSource, DeadLettersOfTheListingAreRedacted) {
-  FakeApi api;
+  FakeApi api{"environment"};
   const int64_t t = 100 * W;
   const std::string keys = std::string(R"(,"apiKey":")") + kSdkKey + R"(","description":")" + kMobileKey + "\"";
   api.add(t + 1, "twice", R"(,"x":1,"x":2)" + keys);
