@@ -207,7 +207,7 @@ class ContextsPass final : public EntityPass {
     for (auto item : items) {
       auto e = normalize_context(item, s.project, s.environment, policy_, now_ms);
       if (!e.is_ok()) {
-        std::string raw = simdjson::minify(item);
+        const std::string raw = simdjson::minify(item);
         // Every pass re-reads the environment's last page, so an unreadable context there
         // would be dead-lettered on every pass. With a readable lastSeen it has a place in
         // the sort=ts order: admit() decides whether it is new, as for a readable context,
@@ -215,10 +215,12 @@ class ContextsPass final : public EntityPass {
         // only the ids at its newest lastSeen). Seen again, it has a newer lastSeen and is
         // dead-lettered again, once. Without a readable lastSeen there is no place to
         // remember it by: it is dead-lettered each time it is read.
+        // The id is made from the context as read (committed cursors hold it); the dead
+        // letter holds it redacted.
         if (auto ns = context_last_seen_ns(item); ns && !c.admit("unreadable:" + content_fingerprint(raw), *ns)) {
           continue;
         }
-        out.dead_letters.push_back({kContextsStream, e.status().message(), std::move(raw), now_ms});
+        out.dead_letters.push_back({kContextsStream, e.status().message(), dead_letter_raw(item, policy_), now_ms});
         continue;
       }
       if (c.admit(e->record.id, e->last_seen_ns)) out.records.push_back(std::move(e->record));

@@ -33,6 +33,7 @@ class FlagsSnapshotStream final : public SnapshotStream {
   FlagsSnapshotStream(int limit, const LaunchDarklyConfig& ld)
       : limit_(limit), sel_(Selection::from(ld)), policy_(ld.secret_policy()) {}
   [[nodiscard]] const std::string& stream() const override { return name_; }
+  [[nodiscard]] SecretPolicy secret_policy() const override { return policy_; }
 
   // Remembers each project's selected environments (for the per-flag GETs too).
   void set_projects(const std::vector<ProjectInfo>& projects) {
@@ -143,7 +144,8 @@ class FlagRefreshPass final : public EntityPass {
     }
     auto e = normalize_flag(answer.doc, fetching_.project, flags_.policy(), now_ms);
     if (!e.is_ok()) {
-      out.dead_letters.push_back({kFlagsStream, e.status().message(), simdjson::minify(answer.doc), now_ms});
+      out.dead_letters.push_back({kFlagsStream, e.status().message(), dead_letter_raw(answer.doc, flags_.policy()),
+                                  now_ms});
       return Status::ok();
     }
     apply_entity(state_, std::move(e.value()), kFlagsStream, now_ms, out);

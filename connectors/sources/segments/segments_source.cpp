@@ -39,6 +39,7 @@ class SegmentsSnapshotStream final : public SnapshotStream {
   SegmentsSnapshotStream(int limit, const LaunchDarklyConfig& ld, std::map<std::string, int64_t>& high)
       : limit_(limit), sel_(Selection::from(ld)), policy_(ld.secret_policy()), high_(high) {}
   [[nodiscard]] const std::string& stream() const override { return name_; }
+  [[nodiscard]] SecretPolicy secret_policy() const override { return policy_; }
 
   [[nodiscard]] std::vector<ListScope> scopes(const std::vector<ProjectInfo>& projects) const override {
     std::vector<ListScope> out;
@@ -154,11 +155,13 @@ class SegmentsIncrementalPass final : public EntityPass {
       auto e = segs_.normalize(item, s, now_ms);
       if (!e.is_ok()) {
         // Identical unreadable items share a name: the copies this pass listed are
-        // counted, and only those beyond the ones the name holds are dead-lettered.
-        std::string raw = simdjson::minify(item);
-        const std::string name = unreadable_name(s.key, raw);
+        // counted, and only those beyond the ones the name holds are dead-lettered. The
+        // name is made from the item as listed (committed cursors hold it); the dead
+        // letter holds it redacted.
+        const std::string name = unreadable_name(s.key, simdjson::minify(item));
         if (state_.observe_unreadable(name, ++listed_copies_[name])) {
-          out.dead_letters.push_back({kSegmentsStream, e.status().message(), std::move(raw), now_ms});
+          out.dead_letters.push_back({kSegmentsStream, e.status().message(), dead_letter_raw(item, segs_.policy()),
+                                      now_ms});
         }
         continue;
       }

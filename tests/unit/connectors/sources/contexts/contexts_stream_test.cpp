@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "../entity/fake_api.h"
+#include "sources/entity/snapshot_state.h"
 
 namespace ldx {
 namespace {
@@ -336,6 +337,34 @@ TEST_F(ContextsStreamTest, AnUnreadableContextOnTheLastPageIsDeadLetteredOnce) {
   EXPECT_EQ(r6.dead_letters.size() + r7.dead_letters.size(), 0u);
   EXPECT_EQ(a.all.size(), 11u);
   EXPECT_EQ(a.last.count("p/e/user/u10"), 1u);
+}
+
+// An unreadable context holding a key value is dead-lettered with it redacted, once: the
+// id it is remembered by is made from the record as read (unredacted), as in cursors
+// committed before dead letters were redacted.
+TEST_F(ContextsStreamTest, AnUnreadableContextIsDeadLetteredRedactedOnce) {
+  const std::string sdk = "sdk-0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+  ctx_.token_in = FakeContexts::TokenIn::kNextHref;  // every pass re-reads the last page
+  ctx_.add_bad(sdk);                                 // the 11th record: a context named by the key, without one
+  const nlohmann::json as_read = {{"context", {{"kind", "user"}, {"name", sdk}}},
+                                  {"lastSeen", FakeContexts::last_seen(11)}};
+  Archive a;
+  nlohmann::json cursor;
+  size_t dead = 0;
+  for (int pass = 1; pass <= 3; ++pass) {
+    SCOPED_TRACE("pass " + std::to_string(pass));
+    auto r = run_pass(*stream(), cursor, projects_, api_, a, pass);
+    ASSERT_TRUE(r.completed);
+    dead += r.dead_letters.size();
+    for (const auto& d : r.dead_letters) {
+      EXPECT_EQ(d.raw.find(sdk), std::string::npos) << d.raw;
+      EXPECT_NE(d.raw.find(R"("name":"[REDACTED]")"), std::string::npos) << d.raw;
+    }
+    cursor = r.final_cursor;
+  }
+  EXPECT_EQ(dead, 1u);
+  EXPECT_NE(cursor.dump().find("unreadable:" + content_fingerprint(as_read.dump())), std::string::npos)
+      << cursor.dump();
 }
 
 // Without a readable lastSeen there is no position to remember it by: such a record is

@@ -7,6 +7,7 @@
 
 #include "../entity/fake_api.h"
 #include "sources/entity/snapshot_pass.h"
+#include "sources/entity/snapshot_state.h"
 #include "sources/flags/flag_normalizer.h"
 
 namespace ldx {
@@ -285,6 +286,51 @@ TEST_F(FlagsRefreshTest, BetweenFullSnapshotsOnlyNamedFlagsAreFetched) {
   expect_matches(a, {"flag-4"});
 }
 
+// An unreadable flag holding key values, listed by a full snapshot (dead-lettered once:
+// its name is made from the item as listed, unredacted) or answered to a refresh GET, is
+// dead-lettered with them redacted; with include_secrets, as it came.
+TEST_F(FlagsRefreshTest, UnreadableFlagsAreDeadLetteredRedacted) {
+  const std::string sdk = "sdk-0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+  const std::string mob = "mob-0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+  nlohmann::json bad = flag("bad", 1);
+  bad.erase("key");
+  bad["variations"] = {{{"value", sdk}}, {{"value", mob}}};
+  auto publish = [&] {
+    world_.publish(api_);
+    api_.lists[kLive].push_back(bad);
+  };
+  auto expect_redacted = [&](const test::PassRun& r) {
+    ASSERT_EQ(r.dead_letters.size(), 1u);
+    const std::string& raw = r.dead_letters[0].raw;
+    EXPECT_EQ(raw.find(sdk), std::string::npos) << raw;
+    EXPECT_EQ(raw.find(mob), std::string::npos) << raw;
+    EXPECT_NE(raw.find(R"("variations":[{"value":"[REDACTED]"},{"value":"[REDACTED]"}])"), std::string::npos) << raw;
+  };
+  publish();
+  Archive a;
+  const int64_t t0 = 1'800'000'000'000;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, t0);  // full
+  ASSERT_TRUE(r1.completed);
+  expect_redacted(r1);
+  EXPECT_NE(r1.final_cursor.dump().find(unreadable_name("default|live", bad.dump())), std::string::npos)
+      << r1.final_cursor.dump();
+
+  world_.live["flag-3"] = flag("flag-3", 1, 2);
+  publish();
+  api_.singles["/api/v2/flags/default/flag-3?env=production&env=test"] = bad;
+  audit("e1", t0 + 10'000, "flag-3");
+  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, t0 + 600'000);  // refresh
+  ASSERT_TRUE(r2.completed);
+  expect_redacted(r2);
+
+  ld_.include_secrets = true;
+  Archive b;
+  auto r3 = run_pass(*stream(), nullptr, projects_, api_, b, t0);
+  ASSERT_EQ(r3.dead_letters.size(), 1u);
+  EXPECT_NE(r3.dead_letters[0].raw.find(sdk), std::string::npos) << r3.dead_letters[0].raw;
+  EXPECT_NE(r3.dead_letters[0].raw.find(mob), std::string::npos) << r3.dead_letters[0].raw;
+}
+
 // Between full snapshots too: flags known of a selected project that discovery no
 // longer lists make the pass a full snapshot, which deletes them (the audit log names
 // no flag when a whole project goes).
@@ -421,6 +467,13 @@ class FlagsEnvironmentsTest : public FlagsRefreshTest {
     api_.lists["/api/v2/flags/" + key + "?summary=0" + q + "&filter=state:archived"];
     projects_.push_back(test::project(key, envs));
   }
+  // One pass from `cursor` that must complete, with api_.requests counting its requests.
+  test::PassRun complete_pass(const nlohmann::json& cursor, Archive& a, int64_t now_ms) {
+    api_.requests = 0;
+    auto r = run_pass(*stream(), cursor, projects_, api_, a, now_ms);
+    EXPECT_TRUE(r.completed);
+    return r;
+  }
   // A complete pass that read every list page (7 live flags at 2 per page, 1 archived).
   static constexpr int kSnapshotRequests = 5;
   void expect_every_flag_holds(const Archive& a, const std::vector<std::string>& envs) {
@@ -441,16 +494,12 @@ TEST_F(FlagsEnvironmentsTest, AnEnvironmentLaunchDarklyDeletedMakesTheNextPassAF
   EXPECT_EQ(r1.final_cursor["environments"], nlohmann::json::parse(R"({"default":["production","test"]})"));
   publish_with({"production"});  // "test" deleted
   const size_t before = a.all.size();
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
-  ASSERT_TRUE(r2.completed);
+  auto r2 = complete_pass(r1.final_cursor, a, kT0 + 600'000);
   EXPECT_EQ(api_.requests, kSnapshotRequests) << "a full snapshot, not an audit read";
   EXPECT_EQ(a.all.size() - before, 8u) << "every flag is upserted again";
   expect_every_flag_holds(a, {"production"});
   EXPECT_EQ(r2.final_cursor["environments"], nlohmann::json::parse(R"({"default":["production"]})"));
-  api_.requests = 0;
-  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
-  ASSERT_TRUE(r3.completed);
+  auto r3 = complete_pass(r2.final_cursor, a, kT0 + 700'000);
   EXPECT_EQ(api_.requests, 1) << "then refreshes from the audit log again";
 }
 
@@ -458,9 +507,7 @@ TEST_F(FlagsEnvironmentsTest, AnEnvironmentLaunchDarklyCreatedMakesTheNextPassAF
   Archive a;
   auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
   publish_with({"production", "staging", "test"});
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
-  ASSERT_TRUE(r2.completed);
+  auto r2 = complete_pass(r1.final_cursor, a, kT0 + 600'000);
   EXPECT_EQ(api_.requests, kSnapshotRequests);
   expect_every_flag_holds(a, {"production", "staging", "test"});
   for (const auto& e : a.all) EXPECT_NE(e["op"], "delete");
@@ -469,9 +516,7 @@ TEST_F(FlagsEnvironmentsTest, AnEnvironmentLaunchDarklyCreatedMakesTheNextPassAF
 TEST_F(FlagsEnvironmentsTest, UnchangedEnvironmentsKeepRefreshing) {
   Archive a;
   auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
-  ASSERT_TRUE(r2.completed);
+  auto r2 = complete_pass(r1.final_cursor, a, kT0 + 600'000);
   EXPECT_EQ(api_.requests, 1);
   EXPECT_EQ(a.all.size(), 8u);
   EXPECT_EQ(r2.final_cursor["environments"], r1.final_cursor["environments"]);
@@ -484,9 +529,7 @@ TEST_F(FlagsEnvironmentsTest, AChangedEnvironmentSelectionMakesTheNextPassAFullS
   auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
   ld_.environments = {"production"};
   publish_with({"production"});
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
-  ASSERT_TRUE(r2.completed);
+  auto r2 = complete_pass(r1.final_cursor, a, kT0 + 600'000);
   EXPECT_EQ(api_.requests, kSnapshotRequests);
   expect_every_flag_holds(a, {"production"});
 }
@@ -498,15 +541,11 @@ TEST_F(FlagsEnvironmentsTest, ACursorWithoutEnvironmentsLoadsAndForcesNoSnapshot
   auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
   nlohmann::json old = r1.final_cursor;
   ASSERT_EQ(old.erase("environments"), 1u);
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), old, projects_, api_, a, kT0 + 600'000);
-  ASSERT_TRUE(r2.completed);
+  auto r2 = complete_pass(old, a, kT0 + 600'000);
   EXPECT_EQ(api_.requests, 1);
   EXPECT_EQ(r2.final_cursor["environments"], nlohmann::json::parse(R"({"default":["production","test"]})"));
   publish_with({"production"});
-  api_.requests = 0;
-  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
-  ASSERT_TRUE(r3.completed);
+  auto r3 = complete_pass(r2.final_cursor, a, kT0 + 700'000);
   EXPECT_EQ(api_.requests, kSnapshotRequests);
   expect_every_flag_holds(a, {"production"});
 }
@@ -539,9 +578,7 @@ TEST_F(FlagsEnvironmentsTest, AChangeWhileASnapshotIsOpenMakesTheNextPassAFullSn
   auto resumed = run_pass(*stream(), crashed.final_cursor, projects_, api_, a, kT0 + 3'710'000);
   ASSERT_TRUE(resumed.completed);
   EXPECT_EQ(resumed.final_cursor["environments"], nlohmann::json::parse(R"({"default":["production","test"]})"));
-  api_.requests = 0;
-  auto r3 = run_pass(*stream(), resumed.final_cursor, projects_, api_, a, kT0 + 3'720'000);
-  ASSERT_TRUE(r3.completed);
+  auto r3 = complete_pass(resumed.final_cursor, a, kT0 + 3'720'000);
   EXPECT_EQ(api_.requests, kSnapshotRequests);
   expect_every_flag_holds(a, {"production"});
 }
@@ -559,15 +596,11 @@ TEST_F(FlagsEnvironmentsTest, AChangeWhileASnapshotIsOpenIsCaughtEvenIfUndoneBef
   ASSERT_TRUE(resumed.completed);
   EXPECT_EQ(resumed.final_cursor["environments_mixed"], nlohmann::json::parse(R"(["default"])"));
   publish_with({"production", "test"});  // back as it was when the snapshot started
-  api_.requests = 0;
-  auto r3 = run_pass(*stream(), resumed.final_cursor, projects_, api_, a, kT0 + 3'720'000);
-  ASSERT_TRUE(r3.completed);
+  auto r3 = complete_pass(resumed.final_cursor, a, kT0 + 3'720'000);
   EXPECT_EQ(api_.requests, kSnapshotRequests);
   expect_every_flag_holds(a, {"production", "test"});
   EXPECT_FALSE(r3.final_cursor.contains("environments_mixed"));
-  api_.requests = 0;
-  auto r4 = run_pass(*stream(), r3.final_cursor, projects_, api_, a, kT0 + 3'730'000);
-  ASSERT_TRUE(r4.completed);
+  auto r4 = complete_pass(r3.final_cursor, a, kT0 + 3'730'000);
   EXPECT_EQ(api_.requests, 1) << "then refreshes from the audit log again";
 }
 
@@ -594,9 +627,7 @@ TEST_F(FlagsEnvironmentsTest, AnEnvironmentCreatedInAProjectThatHadNoneMakesTheN
   ASSERT_TRUE(r1.completed);
   EXPECT_EQ(r1.final_cursor["environments"], nlohmann::json::parse(R"({"default":[]})"));
   publish_with({"production"});
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
-  ASSERT_TRUE(r2.completed);
+  auto r2 = complete_pass(r1.final_cursor, a, kT0 + 600'000);
   EXPECT_EQ(api_.requests, kSnapshotRequests);
   expect_every_flag_holds(a, {"production"});
 }
@@ -608,15 +639,11 @@ TEST_F(FlagsEnvironmentsTest, ANewlyListedProjectMakesTheNextPassAFullSnapshot) 
   auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);
   ASSERT_TRUE(r1.completed);
   add_project_without_flags("other", {"production"});
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
-  ASSERT_TRUE(r2.completed);
+  auto r2 = complete_pass(r1.final_cursor, a, kT0 + 600'000);
   EXPECT_EQ(api_.requests, kSnapshotRequests + 2) << "both projects' lists";
   EXPECT_EQ(r2.final_cursor["environments"],
             nlohmann::json::parse(R"({"default":["production","test"],"other":["production"]})"));
-  api_.requests = 0;
-  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);
-  ASSERT_TRUE(r3.completed);
+  auto r3 = complete_pass(r2.final_cursor, a, kT0 + 700'000);
   EXPECT_EQ(api_.requests, 1);
 }
 
@@ -629,9 +656,7 @@ TEST_F(FlagsEnvironmentsTest, EnvironmentsOfAProjectWithoutFlagsChangeWithoutASn
   ASSERT_TRUE(r1.completed);
   projects_.pop_back();
   add_project_without_flags("other", {"production", "staging"});
-  api_.requests = 0;
-  auto r2 = run_pass(*stream(), r1.final_cursor, projects_, api_, a, kT0 + 600'000);
-  ASSERT_TRUE(r2.completed);
+  auto r2 = complete_pass(r1.final_cursor, a, kT0 + 600'000);
   EXPECT_EQ(api_.requests, 1) << "an audit read, no snapshot";
   EXPECT_EQ(r2.final_cursor["environments"]["other"], nlohmann::json::parse(R"(["production","staging"])"));
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "../entity/fake_api.h"
+#include "sources/entity/snapshot_state.h"
 
 namespace ldx {
 namespace {
@@ -354,6 +355,51 @@ TEST_F(SegmentsStreamTest, AnUnreadableConfirmationReplyIsNotCountedTwice) {
   auto r5 = run_pass(*stream(), r4.final_cursor, projects_, api_, a, kT0 + 900'000);
   EXPECT_EQ(api_.requests, 1);
   EXPECT_EQ(a.last.at("p/e/s3")["op"], "upsert");
+}
+
+// An unreadable segment holding key values is dead-lettered with them redacted, by a full
+// snapshot and by an incremental pass alike, once: its name is made from the item as
+// listed (unredacted), as in cursors committed before dead letters were redacted.
+TEST_F(SegmentsStreamTest, UnreadableSegmentsAreDeadLetteredRedactedOnce) {
+  cfg_.page_limit = 50;  // one page: steady passes read one page
+  const std::string sdk = "sdk-0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+  const std::string mob = "mob-0a1b2c3d-4e5f-6789-abcd-ef0123456789";
+  const nlohmann::json bad = {{"name", "no key"}, {"version", 1},       {"lastModifiedDate", kT0 - 50'500},
+                              {"description", sdk}, {"apiKey", mob}};
+  nlohmann::json newer = bad;
+  newer["name"] = "another";
+  newer["lastModifiedDate"] = kT0 + 601'000;
+  auto publish = [&](const std::vector<nlohmann::json>& extra) {
+    segs_.publish(api_);
+    auto& items = api_.lists[kList];
+    items.insert(items.begin(), extra.begin(), extra.end());  // the newest: on the first page
+  };
+  auto expect_redacted = [&](const DeadLetter& d) {
+    EXPECT_EQ(d.raw.find(sdk), std::string::npos) << d.raw;
+    EXPECT_EQ(d.raw.find(mob), std::string::npos) << d.raw;
+    EXPECT_NE(d.raw.find(R"("apiKey":"[REDACTED]")"), std::string::npos) << d.raw;
+    EXPECT_NE(d.raw.find(R"("description":"[REDACTED]")"), std::string::npos) << d.raw;
+  };
+  publish({bad});
+  Archive a;
+  auto r1 = run_pass(*stream(), nullptr, projects_, api_, a, kT0);  // full (first)
+  ASSERT_TRUE(r1.completed);
+  ASSERT_EQ(r1.dead_letters.size(), 1u);
+  expect_redacted(r1.dead_letters[0]);
+  EXPECT_TRUE(r1.final_cursor["snapshot"]["unreadable"].contains(unreadable_name("p/e", bad.dump())))
+      << r1.final_cursor.dump();
+  auto r2 = steady_pass(r1.final_cursor, a, kT0 + 600'000);
+
+  publish({newer, bad});
+  auto r3 = run_pass(*stream(), r2.final_cursor, projects_, api_, a, kT0 + 700'000);  // incremental
+  ASSERT_TRUE(r3.completed);
+  ASSERT_EQ(r3.dead_letters.size(), 1u) << "the new one only";
+  expect_redacted(r3.dead_letters[0]);
+  EXPECT_NE(r3.dead_letters[0].raw.find("another"), std::string::npos) << r3.dead_letters[0].raw;
+  EXPECT_TRUE(r3.final_cursor["snapshot"]["unreadable"].contains(unreadable_name("p/e", newer.dump())))
+      << r3.final_cursor.dump();
+  steady_pass(r3.final_cursor, a, kT0 + 800'000);
+  expect_matches(a, {});
 }
 
 }  // namespace
