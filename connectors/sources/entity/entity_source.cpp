@@ -73,7 +73,7 @@ Result<std::optional<Batch>> EntitySource::next_batch() {
   while (true) {
     // Every step makes progress (a page, a confirmation, a local phase); a pass that
     // does not end is a bug, reported instead of spinning.
-    if (++steps_ > 10'000'000) return Status::fatal("stream " + stream() + ": the pass does not end; stopping");
+    if (++steps_ > 10'000'000) return Status::fatal("the pass does not end; stopping");  // the runner names the stream
     PassStep step = pass_->next();
     if (step.kind == PassStep::Kind::kDone) {
       if (steps_in_batch > 0) break;  // emit what was read; the next call ends the pass
