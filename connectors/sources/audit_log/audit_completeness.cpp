@@ -53,13 +53,15 @@ Result<CompletenessState> CompletenessState::from_json(const nlohmann::json& j) 
                       (!it->is_number_unsigned() ||
                        it->get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
     if (!fits) {
-      return Status::fatal("audit_log cursor: completeness state is malformed: checked_limit must be an integer "
-                           "(milliseconds) or null");
+      return Status::fatal(std::string("audit_log cursor is malformed: completeness.checked_limit: expected an "
+                                       "integer (milliseconds) or null, found ") +
+                           cursor_json::found(*it) + cursor_json::kCursorResetHint);
     }
     s.checked_limit = it->get<int64_t>();
     if (!s.checked_from || *s.checked_limit < *s.checked_from) {
-      return Status::fatal("audit_log cursor: completeness state is malformed: checked_limit without a checked_from "
-                           "at or below it");
+      return Status::fatal(std::string("audit_log cursor is malformed: completeness.checked_limit: set without a "
+                                       "checked_from at or below it") +
+                           cursor_json::kCursorResetHint);
     }
   }
   return s;
@@ -102,9 +104,20 @@ void CompletenessLogic::loaded(CompletenessState& s, const AuditCursor& c) const
     // the settings unchanged, is the limit those checks used. Falling back to
     // checked_from itself (no top known: not written by this program) claims nothing
     // was checked above it.
+    // That end check may have been cut short twice, though: `high` then moved on past
+    // the window whose checks these were. A check erases the ids of its range, and
+    // every later window exported at or above the checks' limit, so the first window
+    // at or above checked_from still holding ids was never checked: the limit is at
+    // most that.
     const bool from_completed_window = c.window && c.high && *s.checked_from <= c.window->lower;
-    s.checked_limit = from_completed_window ? std::optional<int64_t>(closed_limit(*c.high))
-                                            : cursor_limit(c).value_or(*s.checked_from);
+    if (from_completed_window) {
+      s.checked_limit = closed_limit(*c.high);
+      if (auto first = s.exported.lower_bound(*s.checked_from); first != s.exported.end()) {
+        s.checked_limit = std::min(*s.checked_limit, first->first);
+      }
+    } else {
+      s.checked_limit = cursor_limit(c).value_or(*s.checked_from);
+    }
     s.checked_limit = std::max(*s.checked_limit, *s.checked_from);
   }
   fold_checked(s);

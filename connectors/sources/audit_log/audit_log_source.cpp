@@ -43,7 +43,7 @@ std::string api_error(const HttpResponse& r) {
 // (a detail's previousVersion/currentVersion of an environment hold its SDK and mobile
 // keys), and any number beyond 64 bits as it came. Only what parsed is dead-lettered
 // (an answer that is not JSON is retried), so there are no unparsed bytes to keep.
-std::string dead_letter_raw(simdjson::dom::element v, const SecretPolicy& policy) {
+std::string audit_dead_letter_raw(simdjson::dom::element v, const SecretPolicy& policy) {
   std::string text = serialize_redacted(v, policy);
   return has_rewritten_number(text) ? restore_rewritten_numbers(text) : text;
 }
@@ -120,7 +120,7 @@ Status AuditLogSource::fetch_detail(Record& r, std::vector<DeadLetter>& dead) {
       // Readable but for such a number: keep the listing version, as for a 404.
       dead.push_back({stream_, "audit entry " + r.id + " detail " + kUnrepresentableNumberReason +
                                    "; exported the listing without versions",
-                      dead_letter_raw(doc, policy_), r.observed_at_ms});
+                      audit_dead_letter_raw(doc, policy_), r.observed_at_ms});
       return Status::ok();
     }
   }
@@ -133,7 +133,7 @@ Status AuditLogSource::fetch_detail(Record& r, std::vector<DeadLetter>& dead) {
     dead.push_back({stream_,
                     "audit entry " + r.id + " detail: " + detailed.status().message() +
                         "; exported the listing without versions",
-                    dead_letter_raw(doc, policy_), r.observed_at_ms});
+                    audit_dead_letter_raw(doc, policy_), r.observed_at_ms});
     return Status::ok();
   }
   r = std::move(detailed.value());
@@ -209,13 +209,13 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
         parsed.push_back(std::move(rec.value()));
         continue;
       }
-      d = {stream_, rec.status().message(), dead_letter_raw(item, policy_), now};
+      d = {stream_, rec.status().message(), audit_dead_letter_raw(item, policy_), now};
     }
     // Only an entry that cannot be exported gets here: the hot path reads no field twice.
     auto id = get_string(item, "_id");
     if (unrepresentable) {
       d = {stream_, "audit entry " + std::string(id ? *id : "without _id") + " " + kUnrepresentableNumberReason,
-           dead_letter_raw(item, policy_), now};
+           audit_dead_letter_raw(item, policy_), now};
     }
     auto date = get_int64(item, "date");
     if (!id || id->empty() || !date) {
@@ -331,12 +331,12 @@ Result<std::optional<Batch>> AuditLogSource::finish_check() {
     if (check_parser_.parse(raw).get(item) != simdjson::SUCCESS) continue;  // it was minified from valid JSON
     if (has_rewritten_number(raw)) {
       batch.dead_letters.push_back({stream_, std::string("audit entry ") + kUnrepresentableNumberReason,
-                                    dead_letter_raw(item, policy_), now});
+                                    audit_dead_letter_raw(item, policy_), now});
       continue;
     }
     auto rec = normalize_audit_entry(item, policy_, now);
     if (!rec.is_ok()) {
-      batch.dead_letters.push_back({stream_, rec.status().message(), dead_letter_raw(item, policy_), now});
+      batch.dead_letters.push_back({stream_, rec.status().message(), audit_dead_letter_raw(item, policy_), now});
       continue;
     }
     Record r = std::move(rec.value());

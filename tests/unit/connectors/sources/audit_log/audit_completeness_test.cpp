@@ -257,6 +257,17 @@ TEST(AuditCompleteness, ACursorWithoutCheckedLimitLoads) {
   ASSERT_TRUE(s.is_ok());
   logic.loaded(*s, done);
   EXPECT_EQ(s->checked_limit, 9 * W);
+  // ... and that end check was cut short twice: `high` moved on to the next window's top
+  // (14W+500, whose limit is 13W). The ids still held at 9W were never checked.
+  done.high = 14 * W + 500;
+  done.window->lower = 13 * W + 500;
+  done.window->upper = 15 * W;
+  done.window->before = 14 * W;
+  s = CompletenessState::from_json(old);
+  ASSERT_TRUE(s.is_ok());
+  logic.loaded(*s, done);
+  EXPECT_EQ(s->checked_limit, 9 * W);
+  EXPECT_EQ(s->exported.size(), 1u) << "the ids of 9W are kept for the check";
 }
 
 // A malformed completeness state names the member, by its path in the cursor, and how
