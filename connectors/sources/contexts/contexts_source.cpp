@@ -10,32 +10,6 @@
 
 namespace ldx {
 
-void TokenLoopDetector::requested(const std::string& token) {
-  recent_[next_slot_] = token;
-  next_slot_ = (next_slot_ + 1) % kRecent;
-  if (++steps_ == next_anchor_at_) {
-    anchor_ = token;
-    next_anchor_at_ *= 2;
-  }
-}
-
-bool TokenLoopDetector::seen(const std::string& token) const {
-  if (steps_ == 0) return false;
-  if (token == anchor_) return true;
-  for (const auto& t : recent_) {
-    if (!t.empty() && t == token) return true;
-  }
-  return false;
-}
-
-void TokenLoopDetector::clear() {
-  for (auto& t : recent_) t.clear();
-  next_slot_ = 0;
-  anchor_.clear();
-  steps_ = 0;
-  next_anchor_at_ = 1;
-}
-
 bool ContextScopeCursor::admit(const std::string& id, int64_t ns) {
   if (last_seen_ns) {
     if (ns < *last_seen_ns) return false;

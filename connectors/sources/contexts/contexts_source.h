@@ -22,33 +22,12 @@
 #include <string>
 #include <string_view>
 
+#include "common/loop_detector.h"
 #include "config/config.h"
 #include "sources/entity/entity_pass.h"
 #include "core/status.h"
 
 namespace ldx {
-
-// Notices a continuation token LaunchDarkly hands back a second time during one walk (a
-// loop, not progress) in constant memory, however long the walk: the last kRecent
-// tokens catch short loops at once, and Brent's anchor (the token at steps 1, 2, 4, 8,
-// ...) catches any longer loop within about twice its length. Remembering every token
-// grew by a token per page of 50 contexts.
-class TokenLoopDetector {
- public:
-  static constexpr size_t kRecent = 64;
-  // A token the walk is about to request.
-  void requested(const std::string& token);
-  // Whether a token handed back was requested before in this walk.
-  [[nodiscard]] bool seen(const std::string& token) const;
-  void clear();
-
- private:
-  std::array<std::string, kRecent> recent_;
-  size_t next_slot_ = 0;
-  std::string anchor_;
-  uint64_t steps_ = 0;
-  uint64_t next_anchor_at_ = 1;
-};
 
 // The continuationToken query parameter of a `_links.next.href`, percent-decoded
 // (nullopt: none).
