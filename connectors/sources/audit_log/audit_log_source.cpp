@@ -177,9 +177,10 @@ Result<std::optional<Batch>> AuditLogSource::next_batch() {
   if (check_) return next_check_batch();
   if (done_) return std::optional<Batch>{};
   const std::string target = next_target_;
-  if (!requested_.insert(target).second) {
+  if (requested_.seen(target)) {
     return Status::fatal("GET " + target + ": LaunchDarkly's next link points at a page already read; stopping to avoid a loop");
   }
+  requested_.requested(target);
   simdjson::dom::array items;
   std::string next_href;
   bool rewritten = false;
@@ -276,9 +277,10 @@ void AuditLogSource::start_check_if_due(bool window_end) {
 Result<std::optional<Batch>> AuditLogSource::next_check_batch() {
   RunningCheck& ck = *check_;
   const std::string target = ck.next_target;
-  if (!ck.requested.insert(target).second) {
+  if (ck.requested.seen(target)) {
     return Status::fatal("GET " + target + ": LaunchDarkly's next link points at a page already read; stopping to avoid a loop");
   }
+  ck.requested.requested(target);
   simdjson::dom::array items;
   std::string next_href;
   bool rewritten = false;  // such items are dead-lettered when re-fetched (finish_check)

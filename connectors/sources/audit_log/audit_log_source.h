@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 
+#include "common/loop_detector.h"
 #include "config/config.h"
 #include "http/http_client.h"
 #include "sources/audit_log/audit_completeness.h"
@@ -44,7 +45,7 @@ class AuditLogSource final : public Source {
     CheckRange range;
     bool window_end = false;
     std::string next_target;
-    std::set<std::string> requested;
+    TokenLoopDetector requested;  // its next links
     std::unique_ptr<CompletenessTally> tally;
     std::vector<std::string> missing_raw;  // listing items of entries never exported
   };
@@ -67,7 +68,7 @@ class AuditLogSource final : public Source {
   AuditCursorLogic logic_;
   AuditCursor cursor_;
   std::string next_target_;
-  std::set<std::string> requested_;
+  TokenLoopDetector requested_;  // next links of this walk: one handed out again is a loop
   bool done_ = true;
   bool resumed_window_ = false;  // the pass began inside a window of an earlier pass
   uint64_t seq_ = 0;

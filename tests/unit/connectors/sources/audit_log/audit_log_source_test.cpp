@@ -158,6 +158,30 @@ TEST(AuditLogSource, DeadLettersOfDetailsAreRedactedAndSayTheListingWasExported)
   EXPECT_NE(p.dead[1].raw.find(R"("x":1,"x":2)"), std::string::npos) << "both members kept: " << p.dead[1].raw;
 }
 
+// LaunchDarkly's next link keeps pointing at the same page: the pass stops with an error
+// naming the link instead of reading that page forever. Detected in constant
+// memory (the walk no longer keeps every link it followed).
+TEST(AuditLogSource, ANextLinkLoopStopsThePass) {
+  FakeApi api{"environment"};
+  const int64_t t = 100 * W;
+  for (int i = 0; i < 5; ++i) api.add(t + i, "e" + std::to_string(i));
+  api.next_href("/api/v2/auditlog?limit=20&before=" + std::to_string(t + 3));
+  Harness h(api);
+  AuditLogConfig cfg;
+  AuditLogSource src(cfg, h.ctx);
+  ASSERT_TRUE(src.begin_pass(nullptr).is_ok());
+  Status end;
+  for (int i = 0; i < 10 && end.is_ok(); ++i) {
+    auto b = src.next_batch();
+    if (!b.is_ok()) end = b.status();
+    else if (!b.value()) break;
+  }
+  ASSERT_FALSE(end.is_ok()) << "the loop was followed, or the pass ended without an error";
+  EXPECT_TRUE(end.is_fatal());
+  EXPECT_NE(end.message().find("points at a page already read"), std::string::npos) << end.message();
+  EXPECT_NE(end.message().find("before=" + std::to_string(t + 3)), std::string::npos) << end.message();
+}
+
 // The listing's dead letters (and the check's) are redacted the same way.
 TEST(AuditLogSource, DeadLettersOfTheListingAreRedacted) {
   FakeApi api{"environment"};

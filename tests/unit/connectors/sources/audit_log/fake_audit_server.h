@@ -51,6 +51,11 @@ class FakeAuditLogServer {
     entries_.push_back({date, item(date, id, more)});
     std::stable_sort(entries_.begin(), entries_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   }
+  // Every listing page from now on carries this next link (empty: the usual ones).
+  void next_href(std::string href) {
+    std::lock_guard lock(mu_);
+    next_href_ = std::move(href);
+  }
   void detail(const std::string& id, std::string body) {
     std::lock_guard lock(mu_);
     details_[id] = std::move(body);
@@ -82,7 +87,9 @@ class FakeAuditLogServer {
       items += (items.empty() ? "" : ",") + raw;
     }
     std::string body = R"({"items":[)" + items + R"(],"_links":{)";
-    if (more) {
+    if (!next_href_.empty()) {
+      body += R"("next":{"href":")" + next_href_ + R"("})";
+    } else if (more) {
       body += R"("next":{"href":"/api/v2/auditlog?limit=)" + std::to_string(limit) + "&after=" + std::to_string(after) +
               "&before=" + std::to_string(before) + "&offset=" + std::to_string(offset + limit) + R"("})";
     }
@@ -96,6 +103,7 @@ class FakeAuditLogServer {
   std::vector<std::pair<int64_t, std::string>> entries_;  // newest first
   std::map<std::string, std::string> details_;
   std::string kind_;
+  std::string next_href_;
 };
 
 }  // namespace ldx::test
